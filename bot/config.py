@@ -1,0 +1,220 @@
+"""Configuration: `config.yaml` parsed and checked by pydantic.
+
+`load_config(path)` returns a `Config` or raises `ConfigError` whose message names
+the key path at fault, e.g. ``categories[3].department: 'parks' is not a department``.
+Secrets never live in the file: each credential names an environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+CONFIG_ENV = "CITYBOT_CONFIG"
+DATABASE_ENV = "CITYBOT_DATABASE_URL"
+SANDBOX_ENV = "CITYBOT_SANDBOX"
+CHANNEL_NAMES = ("telegram", "x", "mastodon")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used. The message names the key path and the problem."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class City(Strict):
+    name: str
+    ticket_prefix: str = Field(pattern=r"^[A-Z][A-Z0-9]{1,9}$")
+    languages: list[str] = Field(min_length=1)
+    default_language: str | None = None
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value}' is not a known time zone") from None
+        return value
+
+    @property
+    def language(self) -> str:
+        return self.default_language or self.languages[0]
+
+
+class StaffMember(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_.-]*$")
+    full_name: str | None = None
+    handles: dict[str, str] = {}
+
+
+class Department(Strict):
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    staff: list[StaffMember] = []
+
+
+class Category(Strict):
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    names: dict[str, str]
+    department: str
+    sla_hours: float = Field(gt=0)
+    keywords: dict[str, list[str]] = {}
+
+
+class ChannelConfig(Strict):
+    enabled: bool = False
+    token_env: str | None = None
+    base_url: str | None = None
+    bot_username: str | None = None
+    hashtags: list[str] = []
+    keywords: list[str] = []
+    poll_timeout: float = Field(default=1.0, ge=0, le=50)
+
+
+class Classification(Strict):
+    min_confidence: float = Field(default=0.35, ge=0, le=1)
+    reply_to_non_requests: bool = True
+
+
+class Delivery(Strict):
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_base_seconds: float = Field(default=2.0, gt=0)
+    backoff_max_seconds: float = Field(default=900.0, gt=0)
+    once_max_wait_seconds: float = Field(default=60.0, ge=0)
+
+
+class Config(Strict):
+    city: City
+    database_url: str | None = None
+    departments: list[Department] = Field(min_length=1)
+    categories: list[Category] = Field(min_length=1)
+    channels: dict[Literal["telegram", "x", "mastodon"], ChannelConfig] = {}
+    templates: dict[str, dict[str, str]]
+    classification: Classification = Classification()
+    delivery: Delivery = Delivery()
+
+    # Where the file was read from; the default SQLite database lives beside it.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    def department(self, code: str) -> Department:
+        return next(d for d in self.departments if d.code == code)
+
+    def category(self, code: str) -> Category | None:
+        return next((c for c in self.categories if c.code == code), None)
+
+    def enabled_channels(self) -> list[str]:
+        return [name for name in CHANNEL_NAMES if name in self.channels and self.channels[name].enabled]
+
+    def resolved_database_url(self) -> str:
+        """`CITYBOT_DATABASE_URL`, else `database_url`, else SQLite `tickets.db` beside the config."""
+        url = os.environ.get(DATABASE_ENV) or self.database_url
+        if url:
+            return url
+        return f"sqlite:///{(self.base_dir / 'tickets.db').resolve()}"
+
+    def template(self, key: str, lang: str) -> str:
+        """The reply template `key` in `lang`, falling back to the city's language."""
+        for candidate in (lang, self.city.language, "en"):
+            text = self.templates.get(candidate, {}).get(key)
+            if text is not None:
+                return text
+        raise KeyError(key)
+
+
+REQUIRED_TEMPLATES = ("ack", "resolved", "not_request", "welcome", "status", "status_unknown", "reply", "closed", "reopened", "followup")
+
+
+def _loc_to_path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    return path or "(top level)"
+
+
+def _check_references(cfg: Config) -> None:
+    """Cross-key checks pydantic cannot express per field."""
+    dept_codes = [d.code for d in cfg.departments]
+    _unique(dept_codes, "departments", "code")
+    _unique([c.code for c in cfg.categories], "categories", "code")
+    staff = [s.name for d in cfg.departments for s in d.staff]
+    if len(staff) != len(set(staff)):
+        dup = next(n for n in staff if staff.count(n) > 1)
+        raise ConfigError(f"departments: staff name '{dup}' appears more than once")
+    if cfg.city.default_language and cfg.city.default_language not in cfg.city.languages:
+        raise ConfigError(f"city.default_language: '{cfg.city.default_language}' is not in city.languages")
+    for i, cat in enumerate(cfg.categories):
+        if cat.department not in dept_codes:
+            raise ConfigError(f"categories[{i}].department: '{cat.department}' is not a department")
+        for lang in cfg.city.languages:
+            if lang not in cat.names:
+                raise ConfigError(f"categories[{i}].names: no name in '{lang}' (city.languages lists it)")
+    for lang in cfg.city.languages:
+        missing = [k for k in REQUIRED_TEMPLATES if k not in cfg.templates.get(lang, {})]
+        if missing:
+            raise ConfigError(f"templates.{lang}: missing {', '.join(missing)}")
+
+
+def _unique(values: list[str], section: str, key: str) -> None:
+    for i, value in enumerate(values):
+        if value in values[:i]:
+            raise ConfigError(f"{section}[{i}].{key}: '{value}' is used twice")
+
+
+def parse_config(data: Any, base_dir: Path = Path(".")) -> Config:
+    """Validate an already-loaded mapping. Raises ConfigError naming the key path."""
+    if not isinstance(data, dict):
+        raise ConfigError("(top level): the config must be a mapping of keys to values")
+    try:
+        cfg = Config.model_validate({**data, "base_dir": base_dir})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        msg = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "missing":
+            msg = "is required"
+        elif first["type"] == "extra_forbidden":
+            msg = "is not a known key"
+        raise ConfigError(f"{_loc_to_path(first['loc'])}: {msg}") from None
+    _check_references(cfg)
+    return cfg
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """`--config`, else `CITYBOT_CONFIG`, else ./config.yaml."""
+    return Path(explicit or os.environ.get(CONFIG_ENV) or "config.yaml")
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read and validate the YAML file at `path` (see `config_path`)."""
+    file = config_path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: config file not found (use --config PATH or {CONFIG_ENV})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML: {exc}") from None
+    return parse_config(data, base_dir=file.resolve().parent)
+
+
+def channel_token(cfg: Config, channel: str) -> str:
+    """The secret for `channel`, read from the environment variable its config names."""
+    env = cfg.channels[channel].token_env
+    if not env:
+        raise ConfigError(f"channels.{channel}.token_env: is required for an enabled channel")
+    value = os.environ.get(env)
+    if not value:
+        raise ConfigError(f"{env} is not set")
+    return value

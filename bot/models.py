@@ -1,0 +1,131 @@
+"""The data model (SQLModel). Schema changes go through alembic migrations in bot/migrations.
+
+Times are timezone-aware UTC (sqlmodel stores them as UTC and returns them aware).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+TICKET_STATUSES = ("new", "triage", "open", "in_progress", "resolved", "closed")
+CLOSED_STATUSES = ("resolved", "closed")
+CLOSE_REASONS = ("duplicate", "not_ours", "invalid")
+OUTBOX_STATES = ("pending", "sent", "dead")
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+class Department(SQLModel, table=True):
+    code: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+
+
+class Staff(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=64)
+    full_name: str | None = Field(default=None, max_length=200)
+    department: str = Field(foreign_key="department.code", max_length=64)
+    active: bool = True
+
+
+class Citizen(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("channel", "external_user_id", name="uq_citizen_channel_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    external_user_id: str = Field(max_length=128)
+    handle: str | None = Field(default=None, max_length=200)
+    language: str | None = Field(default=None, max_length=8)
+    created_at: datetime
+
+
+class Ticket(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str | None = Field(default=None, index=True, unique=True, max_length=32)
+    status: str = Field(index=True, max_length=16)
+    category: str | None = Field(default=None, index=True, max_length=64)
+    priority: str = Field(default="normal", max_length=16)
+    priority_reason: str | None = None
+    department: str | None = Field(default=None, max_length=64)
+    assignee: str | None = Field(default=None, index=True, max_length=64)
+    channel: str = Field(max_length=32)
+    language: str | None = Field(default=None, max_length=8)
+    confidence: float | None = None
+    location_text: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    created_at: datetime
+    updated_at: datetime
+    expected_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_reason: str | None = Field(default=None, max_length=32)
+    duplicate_of: int | None = Field(default=None, foreign_key="ticket.id")
+
+
+class Message(SQLModel, table=True):
+    """A citizen post. `role` is `report` (opened or joined a ticket), `followup`, or `other`."""
+
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_message_channel_external"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    external_id: str = Field(max_length=128)
+    citizen_id: int = Field(foreign_key="citizen.id", index=True)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    role: str = Field(default="other", max_length=16)
+    kind: str = Field(default="mention", max_length=16)
+    conversation_id: str | None = Field(default=None, max_length=128)
+    in_reply_to: str | None = Field(default=None, max_length=128)
+    text: str = ""
+    language: str | None = Field(default=None, max_length=8)
+    lat: float | None = None
+    lon: float | None = None
+    media: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    raw: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    posted_at: datetime | None = None
+    received_at: datetime
+
+
+class TicketEvent(SQLModel, table=True):
+    """The audit trail: who did what to a ticket, and whether citizens saw it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    at: datetime
+    actor: str = Field(max_length=64)
+    kind: str = Field(max_length=32)
+    public: bool = False
+    text: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A reply waiting for (or done with) delivery. Written in the same transaction as its cause."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    recipient_id: str = Field(max_length=128)
+    recipient_handle: str | None = Field(default=None, max_length=200)
+    conversation_id: str | None = Field(default=None, max_length=128)
+    in_reply_to: str | None = Field(default=None, max_length=128)
+    text: str
+    media: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    purpose: str = Field(max_length=32)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    state: str = Field(default="pending", index=True, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime
+    last_error: str | None = None
+    external_id: str | None = Field(default=None, index=True, max_length=128)
+    created_at: datetime
+    sent_at: datetime | None = None
+
+
+class ChannelCursor(SQLModel, table=True):
+    channel: str = Field(primary_key=True, max_length=32)
+    cursor: str | None = Field(default=None, max_length=256)
+    updated_at: datetime

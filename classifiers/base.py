@@ -1,0 +1,43 @@
+"""The classifier interface the pipeline depends on."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Location:
+    text: str | None
+    lat: float | None = None
+    lon: float | None = None
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What one post is about. `category` is None when `is_request` is False or nothing matched."""
+
+    category: str | None
+    confidence: float
+    is_request: bool
+    lang: str
+    priority: str = "normal"
+    priority_reason: str | None = None
+    location: Location | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract's `citybot classify` line."""
+        return {
+            "category": self.category if self.is_request else None,
+            "confidence": round(self.confidence, 4),
+            "is_request": self.is_request,
+            "lang": self.lang,
+            "priority": self.priority,
+            "location": asdict(self.location) if self.location else None,
+        }
+
+
+class Classifier(Protocol):
+    def classify(self, text: str, lang_hint: str | None = None) -> Classification:
+        """Classify one post. Never raises on odd text."""
+        ...
