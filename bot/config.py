@@ -82,6 +82,7 @@ class ChannelConfig(Strict):
 
 class Classification(Strict):
     min_confidence: float = Field(default=0.35, ge=0, le=1)
+    triage_sla_hours: float = Field(default=72, gt=0)
     reply_to_non_requests: bool = True
 
 

@@ -17,7 +17,11 @@ _PREFIX = (
 )
 _PREFIXED = re.compile(rf"(?i:\b{_PREFIX})\s*{_NAME}{_NUMBER}")
 _EN_SUFFIXED = re.compile(rf"\b(?:\d{{1,5}}\s+)?{_NAME}\s+(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Boulevard|Blvd|Drive|Dr|Place|Pl)\b\.?(?:\s+(?:and|&)\s+{_NAME}\s+(?:Street|St|Avenue|Ave|Road|Rd))?")
-_LANDMARK = re.compile(r"(?i)\b(?:frente al?|junto al?|delante del?|cerca del?|en la puerta del?|in front of|next to|opposite|near|en face d[eu]|devant l[ae']|près d[eu])\s*(?:la |el |los |las |the |le |la |l')?[\wáéíóúñçèêà'-]+(?:\s+[A-ZÁÉÍÓÚÑ][\wáéíóúñ'-]+){0,2}")
+_LANDMARK = re.compile(
+    r"(?i:\b(?:frente al?|junto al?|delante del?|cerca del?|en la puerta del?|in front of|next to|opposite|near|"
+    r"en face d[eu]|devant l[ae']?|près d[eu]))\s*(?i:la |el |los |las |the |le |l')?"
+    r"[\wáéíóúñçèêà'-]+(?:\s+[A-ZÁÉÍÓÚÑ][\wáéíóúñ'-]+){0,2}"
+)
 
 
 def extract_location(text: str) -> Location | None:

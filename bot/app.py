@@ -1,0 +1,46 @@
+"""Wiring: config → database (migrated, staff synced) → classifier → services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from bot.clock import Clock
+from bot.config import Config
+from bot.db import open_database, transaction
+from bot.models import Department, Staff
+from classifiers.base import Classifier
+from classifiers.keywords import KeywordClassifier
+
+
+@dataclass
+class App:
+    cfg: Config
+    engine: Engine
+    classifier: Classifier
+    clock: Clock
+
+
+def sync_directory(engine: Engine, cfg: Config) -> None:
+    """Make the Department and Staff tables match the config (staff who left become inactive)."""
+    with transaction(engine) as session:
+        for dept in cfg.departments:
+            row = session.get(Department, dept.code) or Department(code=dept.code, name=dept.name)
+            row.name = dept.name
+            session.add(row)
+        session.flush()
+        configured = {s.name: (d.code, s) for d in cfg.departments for s in d.staff}
+        for staff in session.exec(select(Staff)).all():
+            staff.active = staff.name in configured
+        for name, (dept_code, member) in configured.items():
+            row = session.exec(select(Staff).where(Staff.name == name)).first() or Staff(name=name, department=dept_code)
+            row.department, row.full_name, row.active = dept_code, member.full_name, True
+            session.add(row)
+
+
+def build_app(cfg: Config, clock: Clock | None = None) -> App:
+    engine = open_database(cfg.resolved_database_url())
+    sync_directory(engine, cfg)
+    return App(cfg, engine, KeywordClassifier.from_config(cfg), clock or Clock())

@@ -1,0 +1,144 @@
+"""The bot loop: ingest every channel, process, deliver. `run_once` for one pass, `run_forever` until stopped."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from bot.app import App
+from bot.db import transaction
+from sqlmodel import func, select
+
+from bot.models import ChannelCursor, OutboxMessage
+from bot.outbox import Delivery
+from bot.pipeline import Outcome, Pipeline
+from channels.base import Channel, ChannelError, RateLimited
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PassReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+    rejected: int = 0
+    sent: int = 0
+    dead: int = 0
+    pending: int = 0
+
+    @property
+    def tickets(self) -> list[str]:
+        return [o.ticket_ref for o in self.outcomes if o.action == "ticket"]
+
+
+class Runner:
+    def __init__(self, app: App, channels: Mapping[str, Channel]) -> None:
+        self.app = app
+        self.channels = dict(channels)
+        self.pipeline = Pipeline(app.engine, app.cfg, app.classifier, app.clock)
+        self.delivery = Delivery(app.engine, app.cfg, self.channels, app.clock)
+
+    # -- ingest --------------------------------------------------------------------
+    def ingest(self, name: str, timeout: float = 0, report: PassReport | None = None) -> int:
+        """One fetch from channel `name`: process every post, then store the cursor. Returns posts fetched."""
+        report = report or PassReport()
+        channel = self.channels[name]
+        cursor = self._cursor(name)
+        result = channel.fetch(cursor, timeout=timeout)
+        for inbound in result.messages:
+            report.outcomes.append(self.pipeline.process(inbound))
+        for rejected in result.rejected:
+            log.warning("%s: rejected a malformed update: %s", name, rejected.get("error"))
+        report.rejected += len(result.rejected)
+        # Only now, with every post committed, may the cursor move past them.
+        if result.next_cursor != cursor:
+            self._save_cursor(name, result.next_cursor)
+        return len(result.messages) + len(result.rejected)
+
+    def _cursor(self, name: str) -> str | None:
+        with transaction(self.app.engine) as session:
+            row = session.get(ChannelCursor, name)
+            return row.cursor if row else None
+
+    def _save_cursor(self, name: str, cursor: str | None) -> None:
+        with transaction(self.app.engine) as session:
+            row = session.get(ChannelCursor, name) or ChannelCursor(channel=name, updated_at=self.app.clock.now())
+            row.cursor = cursor
+            row.updated_at = self.app.clock.now()
+            session.add(row)
+
+    # -- one pass ------------------------------------------------------------------
+    def run_once(self) -> PassReport:
+        """Drain every channel, then deliver everything deliverable within `delivery.once_max_wait_seconds`."""
+        report = PassReport()
+        max_wait = self.app.cfg.delivery.once_max_wait_seconds
+        for name in self.channels:
+            self._drain(name, report, max_wait)
+        deadline = time.monotonic() + max_wait
+        while True:
+            stats = self.delivery.deliver_due()
+            report.sent += stats.sent
+            report.dead += stats.dead
+            due = self.delivery.next_due()
+            if due is None:
+                break
+            wait = max(0.0, (due - self.app.clock.now()).total_seconds())
+            if time.monotonic() + wait > deadline:
+                break
+            time.sleep(wait)
+        report.pending = self._pending()
+        return report
+
+    def _drain(self, name: str, report: PassReport, max_wait: float) -> None:
+        deadline = time.monotonic() + max_wait
+        while True:
+            try:
+                if self.ingest(name, 0, report) == 0:
+                    return
+            except RateLimited as exc:
+                if time.monotonic() + exc.retry_after > deadline:
+                    log.warning("%s: rate limited for %.0fs; leaving the rest for the next pass", name, exc.retry_after)
+                    return
+                time.sleep(exc.retry_after)
+            except ChannelError as exc:
+                log.warning("%s: fetch failed: %s", name, exc)
+                if time.monotonic() + 1 > deadline:
+                    return
+                time.sleep(1)
+
+    def _pending(self) -> int:
+        with transaction(self.app.engine) as session:
+            return session.exec(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == "pending")).one()
+
+    # -- forever -------------------------------------------------------------------
+    def run_forever(self, stop: threading.Event, on_pass=None) -> None:
+        """Poll every channel and deliver until `stop` is set. A failing channel backs off alone."""
+        resume_at = {name: 0.0 for name in self.channels}
+        while not stop.is_set():
+            report = PassReport()
+            for name in self.channels:
+                if time.monotonic() < resume_at[name]:
+                    continue
+                try:
+                    timeout = self.app.cfg.channels[name].poll_timeout
+                    self.ingest(name, timeout, report)
+                except RateLimited as exc:
+                    resume_at[name] = time.monotonic() + exc.retry_after
+                except ChannelError as exc:
+                    log.warning("%s: fetch failed: %s", name, exc)
+                    resume_at[name] = time.monotonic() + 5
+            stats = self.delivery.deliver_due()
+            report.sent, report.dead = stats.sent, stats.dead
+            if on_pass:
+                on_pass(report)
+            if not self.channels:
+                stop.wait(1)
+
+    def close(self) -> None:
+        for channel in self.channels.values():
+            try:
+                channel.close()
+            except Exception:  # noqa: BLE001 - closing must not mask the real exit
+                log.debug("closing %s failed", channel, exc_info=True)

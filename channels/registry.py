@@ -1,0 +1,30 @@
+"""Channel adapters by name, built from the config (or pointed at a sandbox)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from bot.config import Config, channel_token
+from channels.base import Channel
+
+SANDBOX_TOKEN = "sandbox-token"
+
+
+def _telegram(cfg: Config, sandbox_url: str | None, media_dir: Path) -> Channel:
+    from channels.telegram import TelegramChannel
+
+    conf = cfg.channels["telegram"]
+    token = SANDBOX_TOKEN if sandbox_url else channel_token(cfg, "telegram")
+    base_url = sandbox_url or conf.base_url or "https://api.telegram.org"
+    return TelegramChannel(token, base_url.rstrip("/"), bot_username=conf.bot_username, hashtags=conf.hashtags,
+                           keywords=conf.keywords, media_dir=media_dir)
+
+
+FACTORIES: dict[str, Callable[[Config, str | None, Path], Channel]] = {"telegram": _telegram}
+
+
+def build_channels(cfg: Config, sandbox_url: str | None = None) -> dict[str, Channel]:
+    """An adapter for every enabled channel that has one. Raises ConfigError for a missing secret."""
+    media_dir = cfg.base_dir / "media"
+    return {name: FACTORIES[name](cfg, sandbox_url, media_dir) for name in cfg.enabled_channels() if name in FACTORIES}
