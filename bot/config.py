@@ -137,6 +137,8 @@ REQUIRED_TEMPLATES = ("ack", "resolved", "not_request", "welcome", "status", "st
 def _loc_to_path(loc: tuple[Any, ...]) -> str:
     path = ""
     for part in loc:
+        if part == "[key]":
+            continue
         if isinstance(part, int):
             path += f"[{part}]"
         else:

@@ -1,0 +1,128 @@
+from datetime import timedelta
+
+from sqlmodel import select
+
+from bot.db import transaction
+from bot.models import Citizen, Message, OutboxMessage, Ticket, TicketEvent
+from bot.pipeline import Pipeline
+from tests.helpers import post
+
+
+def pipeline(app):
+    return Pipeline(app.engine, app.cfg, app.classifier, app.clock)
+
+
+def rows(app, model, *where):
+    with transaction(app.engine) as s:
+        return list(s.exec(select(model).where(*where)).all())
+
+
+def test_request_becomes_routed_ticket_with_ack_in_same_transaction(app, clock):
+    out = pipeline(app).process(post("La farola de la calle Real 12 está apagada desde el lunes"))
+    assert out.action == "ticket" and out.ticket_ref == "JUN-1"
+    [ticket] = rows(app, Ticket)
+    assert (ticket.category, ticket.department, ticket.status) == ("streetlight", "public_works", "open")
+    assert ticket.assignee in ("manolo", "carmen")
+    assert ticket.location_text == "calle Real 12"
+    assert ticket.expected_at == clock.now() + timedelta(hours=72)
+    [ack] = rows(app, OutboxMessage)
+    assert ack.purpose == "ack" and ack.in_reply_to == "100:" + ack.in_reply_to.split(":")[1]
+    assert "JUN-1" in ack.text and "alumbrado público" in ack.text and "jueves 26 de noviembre" in ack.text
+    kinds = [e.kind for e in rows(app, TicketEvent)]
+    assert kinds == ["created", "assigned"]
+
+
+def test_same_post_twice_is_one_ticket(app):
+    p = post("There is a pothole on Main Street")
+    first, second = pipeline(app).process(p), pipeline(app).process(p)
+    assert (first.action, second.action) == ("ticket", "duplicate")
+    assert len(rows(app, Ticket)) == 1 and len(rows(app, OutboxMessage)) == 1
+
+
+def test_least_loaded_staff_gets_the_next_ticket(app):
+    p = pipeline(app)
+    p.process(post("farola apagada en la plaza"))
+    p.process(post("otra farola apagada en la calle Ancha", user="luis"))
+    assignees = sorted(t.assignee for t in rows(app, Ticket))
+    assert assignees == ["carmen", "manolo"]
+
+
+def test_thanks_creates_no_ticket_but_a_polite_reply(app):
+    out = pipeline(app).process(post("¡Muchas gracias!"))
+    assert out.action == "not_request"
+    assert rows(app, Ticket) == []
+    [reply] = rows(app, OutboxMessage)
+    assert reply.purpose == "not_request" and reply.text.startswith("¡Gracias")
+
+
+def test_public_chatter_gets_no_reply(app):
+    out = pipeline(app).process(post("gracias #JunIncidencias", kind="public"))
+    assert out.action == "not_request" and rows(app, OutboxMessage) == []
+
+
+def test_unclear_request_goes_to_triage(app):
+    out = pipeline(app).process(post("Hay un problema en la puerta del mercado, ¿pueden mirarlo?"))
+    [ticket] = rows(app, Ticket)
+    assert out.action == "ticket" and ticket.status == "triage"
+    assert ticket.assignee is None and ticket.category is None
+
+
+def test_reply_in_thread_is_a_followup_not_a_new_ticket(app):
+    p = pipeline(app)
+    first = post("Bache enorme en la calle Mayor")
+    p.process(first)
+    out = p.process(post("Ahora es todavía más grande", in_reply_to=first.external_id))
+    assert out.action == "followup" and out.ticket_ref == "JUN-1"
+    assert len(rows(app, Ticket)) == 1
+    # a reply to the bot's own acknowledgement counts too
+    with transaction(app.engine) as s:
+        ack = s.exec(select(OutboxMessage).where(OutboxMessage.purpose == "ack")).one()
+        ack.state, ack.external_id = "sent", "100:999"
+    out = p.process(post("y con agua dentro", in_reply_to="100:999"))
+    assert out.ticket_ref == "JUN-1"
+    assert [m.role for m in rows(app, Message)] == ["report", "followup", "followup"]
+
+
+def test_coordinates_and_photo_are_kept(app):
+    from channels.base import MediaRef
+    pipeline(app).process(post("Pintadas en la fachada del colegio", lat=37.22, lon=-3.59,
+                                media=(MediaRef("photo", "/tmp/p.png", "f1"),)))
+    [ticket] = rows(app, Ticket)
+    [message] = rows(app, Message)
+    assert (ticket.lat, ticket.lon) == (37.22, -3.59)
+    assert message.media == [{"kind": "photo", "path": "/tmp/p.png", "remote_id": "f1"}]
+
+
+def test_location_pin_completes_the_latest_report(app):
+    p = pipeline(app)
+    p.process(post("contenedor de basura quemado"))
+    out = p.process(post("", lat=37.1, lon=-3.5))
+    [ticket] = rows(app, Ticket)
+    assert out.action == "location" and (ticket.lat, ticket.lon) == (37.1, -3.5)
+
+
+def test_start_and_status_commands(app):
+    p = pipeline(app)
+    p.process(post("/start", lang_hint="en"))
+    p.process(post("The streetlight on Oak Street is out", user="ana"))
+    status = p.process(post("/status JUN-1", user="ana"))
+    other = p.process(post("/status JUN-1", user="eve"))
+    assert status.ticket_ref == "JUN-1" and other.ticket_ref is None
+    texts = [r.text for r in rows(app, OutboxMessage)]
+    assert texts[0].startswith("Hello, I am the Villajún")
+    assert texts[2].startswith("Ticket JUN-1 (street lighting) is open")
+    assert "could not find ticket JUN-1" in texts[3] or "No encontramos la incidencia JUN-1" in texts[3]
+
+
+def test_reply_language_follows_the_post(app):
+    pipeline(app).process(post("Le lampadaire de la rue Victor Hugo est éteint", user="marie"))
+    [ack] = rows(app, OutboxMessage)
+    assert ack.text.startswith("Merci pour votre signalement") and "éclairage public" in ack.text
+    [citizen] = rows(app, Citizen)
+    assert citizen.language == "fr"
+
+
+def test_danger_raises_priority_with_a_reason(app):
+    pipeline(app).process(post("Cuidado: hay un cable suelto junto a la farola de la plaza"))
+    [ticket] = rows(app, Ticket)
+    assert ticket.priority == "urgent" and "live wire" in ticket.priority_reason

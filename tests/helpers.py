@@ -1,0 +1,42 @@
+"""Test helpers: building inbound posts and a recording channel (a fake platform, never a fake database)."""
+
+from __future__ import annotations
+
+import itertools
+
+from channels.base import Capabilities, FetchResult, InboundMessage, OutboundMessage, SendResult
+
+_ids = itertools.count(1)
+
+
+def post(text: str, user: str = "ana", channel: str = "telegram", **kw) -> InboundMessage:
+    number = next(_ids)
+    kw.setdefault("external_id", f"100:{number}")
+    kw.setdefault("conversation_id", "100")
+    return InboundMessage(channel=channel, author_id=f"u-{user}", author_handle=user, text=text, **kw)
+
+
+class RecordingChannel:
+    """Serves queued posts and records sends; `failures` are raised by the next sends, in order."""
+
+    name = "telegram"
+    capabilities = Capabilities(max_length=4096)
+
+    def __init__(self, posts=(), failures=()) -> None:
+        self.posts = list(posts)
+        self.failures = list(failures)
+        self.sent: list[OutboundMessage] = []
+
+    def fetch(self, cursor, timeout=0):
+        start = int(cursor or 0)
+        batch = self.posts[start:start + 10]
+        return FetchResult(batch, str(start + len(batch)) if batch else cursor)
+
+    def send(self, message):
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append(message)
+        return SendResult(external_id=f"{message.conversation_id}:bot{len(self.sent)}")
+
+    def close(self):
+        pass
