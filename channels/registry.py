@@ -12,10 +12,10 @@ SANDBOX_TOKEN = "sandbox-token"
 
 
 def _telegram(cfg: Config, sandbox_url: str | None, media_dir: Path) -> Channel:
-    from channels.telegram import TelegramChannel
-
     conf = cfg.channels["telegram"]
     token = SANDBOX_TOKEN if sandbox_url else channel_token(cfg, "telegram")
+    from channels.telegram import TelegramChannel
+
     base_url = sandbox_url or conf.base_url or "https://api.telegram.org"
     return TelegramChannel(token, base_url.rstrip("/"), bot_username=conf.bot_username, hashtags=conf.hashtags,
                            keywords=conf.keywords, media_dir=media_dir)
