@@ -16,9 +16,9 @@ supergroup. Thread-safe: one lock, and a Condition on it for long polling.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
-import math
 import re
 import threading
 import time
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from channels.sandbox.admin import AdminError, Fault, InboundPost
 from channels.sandbox.images import make_png, png_size
 from channels.sandbox.web import BadInput, Request, Response, Upload
 
@@ -34,7 +35,6 @@ GROUP_CHAT_ID = -1001000000001
 GROUP_TITLE = "Vecinos de Villajún"
 PHOTO_SIZES = ((90, 68), (320, 240))
 MAX_TEXT, MAX_CAPTION, MAX_POLL = 4096, 1024, 50
-KINDS = ("mention", "dm", "public")
 FAULT_TEXT = {500: "Internal Server Error", 503: "Service Unavailable"}
 
 
@@ -54,14 +54,6 @@ class ApiError(Exception):
     def __init__(self, code: int, description: str) -> None:
         super().__init__(description)
         self.code, self.description = code, description
-
-
-class AdminError(Exception):
-    """An admin API error answer: HTTP `status` with `{"error": message}`."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -184,7 +176,7 @@ class TelegramFake:
         self._paths: dict[str, str] = {}
         self._inbound: list[dict[str, Any]] = []
         self._sent: list[dict[str, Any]] = []
-        self._fault: dict[str, int] | None = None
+        self._fault: Fault | None = None
 
     # -- lifecycle (PlatformFake) ------------------------------------------
 
@@ -224,12 +216,11 @@ class TelegramFake:
     def _take_fault(self) -> Response | None:
         with self._cond:
             fault = self._fault
-            if not fault or fault["count"] <= 0:
+            if fault is None or not fault.take():
                 return None
-            fault["count"] -= 1
-        status = fault["status"]
+        status = fault.status
         if status == 429:
-            seconds = fault["retry_after"]
+            seconds = fault.retry_after
             response = _api_error(
                 429, f"Too Many Requests: retry after {seconds}", retry_after=seconds
             )
@@ -466,13 +457,13 @@ class TelegramFake:
             return [dict(r) for r in self._sent]
 
     def _admin_inbound(self, request: Request) -> dict[str, Any]:
-        post = _InboundPost.from_json(request.json())
+        post = InboundPost.from_json(request.json())
         with self._cond:
             message = self._post_citizen_message(post)
             self._cond.notify_all()
         return {"id": str(message["message_id"])}
 
-    def _post_citizen_message(self, post: _InboundPost) -> dict[str, Any]:
+    def _post_citizen_message(self, post: InboundPost) -> dict[str, Any]:
         user = {
             "id": user_id_for(post.user),
             "is_bot": False,
@@ -481,11 +472,11 @@ class TelegramFake:
         }
         if post.lang:
             user["language_code"] = post.lang
-        target = None
-        if post.reply_to is not None:
-            target = self._messages.get(post.reply_to)
+        target, reply_to = None, _message_ref(post.reply_to)
+        if reply_to is not None:
+            target = self._messages.get(reply_to)
             if target is None:
-                raise AdminError(404, f"reply_to: no telegram message with id {post.reply_to}")
+                raise AdminError(404, f"reply_to: no telegram message with id {reply_to}")
             chat = target["chat"]
             if chat["type"] == "private" and chat["id"] != user["id"]:
                 raise AdminError(400, "reply_to: that message is in another user's private chat")
@@ -524,7 +515,7 @@ class TelegramFake:
                 "user": post.user,
                 "text": post.text,
                 "kind": kind,
-                "reply_to": str(post.reply_to) if post.reply_to is not None else None,
+                "reply_to": str(reply_to) if reply_to is not None else None,
                 "lat": post.lat,
                 "lon": post.lon,
                 "photo": post.photo,
@@ -540,21 +531,10 @@ class TelegramFake:
         return update_id
 
     def _admin_faults(self, request: Request) -> dict[str, Any]:
-        body = request.json()
-        if not isinstance(body, dict):
-            raise AdminError(400, "faults body must be a JSON object")
-        status, count = body.get("status"), body.get("count", 1)
-        retry_after = body.get("retry_after", 1)
-        if status not in (429, 500, 503) or isinstance(status, bool):
-            raise AdminError(400, "'status' must be 429, 500 or 503")
-        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            raise AdminError(400, "'count' must be a non-negative integer")
-        if not isinstance(retry_after, int | float) or isinstance(retry_after, bool) or retry_after <= 0:
-            raise AdminError(400, "'retry_after' must be a positive number of seconds")
-        fault = {"status": status, "count": count, "retry_after": math.ceil(retry_after)}
+        fault = Fault.from_json(request.json())
         with self._cond:
             self._fault = fault
-        return {"ok": True, **fault}
+        return {"ok": True, **dataclasses.asdict(fault)}
 
     def _admin_raw(self, request: Request) -> dict[str, Any]:
         """Queue any JSON object as an update (to test how a bot copes with odd payloads)."""
@@ -568,65 +548,11 @@ class TelegramFake:
         return {"update_id": update_id}
 
 
-@dataclass(frozen=True)
-class _InboundPost:
-    """A validated admin `inbound` body."""
-
-    user: str
-    text: str
-    kind: str = "mention"
-    lang: str | None = None
-    lat: float | None = None
-    lon: float | None = None
-    photo: bool = False
-    reply_to: int | None = None
-
-    @classmethod
-    def from_json(cls, body: Any) -> _InboundPost:
-        """Validate the body; raise AdminError(400) naming the first problem."""
-        if not isinstance(body, dict):
-            raise AdminError(400, "inbound body must be a JSON object")
-        user = body.get("user")
-        if not isinstance(user, str) or not user.strip().lstrip("@"):
-            raise AdminError(400, "'user' is required: a non-empty string")
-        text = body.get("text")
-        if not isinstance(text, str):
-            raise AdminError(400, "'text' is required: a string")
-        kind = body.get("kind") or "mention"
-        if kind not in KINDS:
-            raise AdminError(400, f"'kind' must be one of {', '.join(KINDS)}")
-        lang = body.get("lang")
-        if lang is not None and not isinstance(lang, str):
-            raise AdminError(400, "'lang' must be a string such as \"es\"")
-        lat, lon = body.get("lat"), body.get("lon")
-        if (lat is None) != (lon is None):
-            raise AdminError(400, "'lat' and 'lon' go together")
-        if lat is not None:
-            for key, value, bound in (("lat", lat, 90), ("lon", lon, 180)):
-                if not isinstance(value, int | float) or isinstance(value, bool) or abs(value) > bound:
-                    raise AdminError(400, f"'{key}' must be a number within ±{bound}")
-        photo = body.get("photo", False)
-        if not isinstance(photo, bool):
-            raise AdminError(400, "'photo' must be true or false")
-        if not text.strip() and not photo and lat is None:
-            raise AdminError(400, "'text' is empty (send text, a photo or a location)")
-        return cls(
-            user=user.strip().lstrip("@"),
-            text=text,
-            kind=kind,
-            lang=lang or None,
-            lat=float(lat) if lat is not None else None,
-            lon=float(lon) if lon is not None else None,
-            photo=photo,
-            reply_to=_message_ref(body.get("reply_to")),
-        )
-
-
-def _message_ref(value: Any) -> int | None:
-    """A message id given as 123, "123" or "chat:123" (the adapter's external id)."""
-    if value is None or value == "":
+def _message_ref(value: str | None) -> int | None:
+    """A message id given as "123" or "chat:123" (the adapter's external id)."""
+    if value is None:
         return None
-    text = str(value).rsplit(":", 1)[-1]
-    if isinstance(value, bool) or not text.lstrip("-").isdigit():
-        raise AdminError(400, "'reply_to' must be a message id")
+    text = value.rsplit(":", 1)[-1]
+    if not text.lstrip("-").isdigit():
+        raise AdminError(400, "'reply_to' must be a Telegram message id")
     return int(text)

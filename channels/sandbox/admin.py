@@ -1,0 +1,115 @@
+"""Admin API input shared by every platform fake: validated inbound posts and faults.
+
+The contract fixes these bodies for all platforms, so each fake validates them
+the same way and answers 400 with `{"error": ...}` naming the first problem.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+KINDS = ("mention", "dm", "public")
+FAULT_STATUSES = (429, 500, 503)
+
+
+class AdminError(Exception):
+    """An admin API error answer: HTTP `status` with `{"error": message}`."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class InboundPost:
+    """A validated `POST /_sandbox/{platform}/inbound` body. `reply_to` is left as given."""
+
+    user: str
+    text: str
+    kind: str = "mention"
+    lang: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    photo: bool = False
+    reply_to: str | None = None
+
+    @classmethod
+    def from_json(cls, body: Any) -> InboundPost:
+        """Validate the body; raise AdminError(400) naming the first problem."""
+        if not isinstance(body, dict):
+            raise AdminError(400, "inbound body must be a JSON object")
+        user = body.get("user")
+        if not isinstance(user, str) or not user.strip().lstrip("@"):
+            raise AdminError(400, "'user' is required: a non-empty string")
+        text = body.get("text")
+        if not isinstance(text, str):
+            raise AdminError(400, "'text' is required: a string")
+        kind = body.get("kind") or "mention"
+        if kind not in KINDS:
+            raise AdminError(400, f"'kind' must be one of {', '.join(KINDS)}")
+        lang = body.get("lang")
+        if lang is not None and not isinstance(lang, str):
+            raise AdminError(400, "'lang' must be a string such as \"es\"")
+        lat, lon = body.get("lat"), body.get("lon")
+        if (lat is None) != (lon is None):
+            raise AdminError(400, "'lat' and 'lon' go together")
+        if lat is not None:
+            for key, value, bound in (("lat", lat, 90), ("lon", lon, 180)):
+                if not _is_number(value) or abs(value) > bound:
+                    raise AdminError(400, f"'{key}' must be a number within ±{bound}")
+        photo = body.get("photo", False)
+        if not isinstance(photo, bool):
+            raise AdminError(400, "'photo' must be true or false")
+        if not text.strip() and not photo and lat is None:
+            raise AdminError(400, "'text' is empty (send text, a photo or a location)")
+        reply_to = body.get("reply_to")
+        if reply_to is not None and (isinstance(reply_to, bool)
+                                     or not isinstance(reply_to, str | int)):
+            raise AdminError(400, "'reply_to' must be a message id")
+        return cls(
+            user=user.strip().lstrip("@"),
+            text=text,
+            kind=kind,
+            lang=lang or None,
+            lat=float(lat) if lat is not None else None,
+            lon=float(lon) if lon is not None else None,
+            photo=photo,
+            reply_to=str(reply_to) if reply_to not in (None, "") else None,
+        )
+
+
+@dataclass
+class Fault:
+    """The next `count` platform API calls fail with `status` (429 carries `retry_after`)."""
+
+    status: int
+    count: int
+    retry_after: int = 1
+
+    @classmethod
+    def from_json(cls, body: Any) -> Fault:
+        """Validate a `POST /_sandbox/{platform}/faults` body; AdminError(400) if bad."""
+        if not isinstance(body, dict):
+            raise AdminError(400, "faults body must be a JSON object")
+        status, count = body.get("status"), body.get("count", 1)
+        retry_after = body.get("retry_after", 1)
+        if isinstance(status, bool) or status not in FAULT_STATUSES:
+            raise AdminError(400, "'status' must be 429, 500 or 503")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise AdminError(400, "'count' must be a non-negative integer")
+        if not _is_number(retry_after) or retry_after <= 0:
+            raise AdminError(400, "'retry_after' must be a positive number of seconds")
+        return cls(status, count, math.ceil(retry_after))
+
+    def take(self) -> bool:
+        """Use up one failure; False once none are left."""
+        if self.count <= 0:
+            return False
+        self.count -= 1
+        return True
