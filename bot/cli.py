@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -31,6 +32,8 @@ app.add_typer(tickets_app, name="tickets")
 app.add_typer(sandbox_app, name="sandbox")
 
 out = Console(highlight=False, emoji=False, markup=False)
+if not out.is_terminal and "COLUMNS" not in os.environ:
+    out.width = 132  # piped output: wide enough for the queue table
 err = Console(stderr=True, highlight=False, emoji=False, markup=False)
 
 
@@ -115,24 +118,27 @@ def tickets_list(
     if as_json:
         print_json(rows)
         return
-    table = Table(title=f"{svc.cfg.city.name}: {len(rows)} ticket(s)")
-    for column in ("ref", "status", "priority", "category", "assignee", "created", "expected", "place", "reports"):
-        table.add_column(column)
+    table = Table(title=f"{svc.cfg.city.name}: {len(rows)} ticket(s)", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("ref", "status", "prio", "category", "assignee", "created", "due"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("place", overflow="fold", min_width=12)
+    table.add_column("rep", justify="right")
     for row in rows:
         place = (row["location"] or {}).get("text") or ("pin" if row["location"] else "")
         table.add_row(row["ref"], row["status"], row["priority"], row["category"] or "?", row["assignee"] or "-",
-                      local_time(svc.cfg, row["created_at"]), local_time(svc.cfg, row["expected_at"]),
+                      local_time(svc.cfg, row["created_at"], short=True), local_time(svc.cfg, row["expected_at"], short=True),
                       Text(neutralize(place, single_line=True)), str(row["reports"]))
     out.print(table)
 
 
-def local_time(cfg: Config, iso_value: str | None) -> str:
+def local_time(cfg: Config, iso_value: str | None, short: bool = False) -> str:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
     if not iso_value:
         return "-"
-    return datetime.fromisoformat(iso_value).astimezone(ZoneInfo(cfg.city.timezone)).strftime("%Y-%m-%d %H:%M")
+    when = datetime.fromisoformat(iso_value).astimezone(ZoneInfo(cfg.city.timezone))
+    return when.strftime("%d/%m %H:%M" if short else "%Y-%m-%d %H:%M")
 
 
 @tickets_app.command("show")
@@ -157,16 +163,22 @@ def tickets_show(ref: str, as_json: bool = typer.Option(False, "--json")) -> Non
         out.print(Text(f"place: {neutralize(loc.get('text') or '')}{coords}"))
     timeline = [(m["at"], "message", f"{m['channel']} {neutralize(m['from'], True)} [{m['role']}]: {neutralize(m['text'])}"
                  + (f"  media: {', '.join(map(str, m['media']))}" if m["media"] else "")) for m in data["messages"]]
-    timeline += [(e["at"], "event", f"{e['actor']} {e['kind']}" + (" (public)" if e["public"] else "")
+    timeline += [(e["at"], "event", f"{e['actor']} {e['kind']}" + event_summary(e["data"]) + (" (public)" if e["public"] else "")
                   + (f": {neutralize(e['text'])}" if e["text"] else "")) for e in data["events"]]
     timeline += [(r["at"], "reply", f"to {neutralize(r['to'], True)} on {r['channel']} [{r['state']}]: {neutralize(r['text'])}") for r in data["replies"]]
-    table = Table(show_header=True)
-    table.add_column("when")
-    table.add_column("what")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("when", no_wrap=True)
+    table.add_column("what", no_wrap=True)
     table.add_column("detail")
     for at, what, detail in sorted(timeline, key=lambda item: item[0] or ""):
         table.add_row(local_time(cfg, at), what, Text(detail))
     out.print(table)
+
+
+def event_summary(data: dict[str, Any]) -> str:
+    """The few event fields worth a glance: who, which category, why."""
+    shown = [f"{key}={data[key]}" for key in ("assignee", "category", "previous", "reason", "of", "priority_reason") if data.get(key)]
+    return f" ({neutralize(', '.join(shown))})" if shown else ""
 
 
 @tickets_app.command("assign")

@@ -51,7 +51,7 @@ class KeywordClassifier:
         if top == 0:
             looks_like_problem = priority != "normal" or any(contains_phrase(folded, w) for w in PROBLEM_WORDS)
             chatter = any(contains_phrase(folded, w) for w in NON_REQUEST_WORDS)
-            is_request = looks_like_problem or (location is not None and not chatter)
+            is_request = priority != "normal" or (not chatter and (looks_like_problem or location is not None))
             return Classification(None, 0.0, is_request, lang, priority, reason, location)
         confidence = (top / (top + second)) * (1 - 0.5 ** top)
         return Classification(best, confidence, True, lang, priority, reason, location)

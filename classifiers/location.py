@@ -19,7 +19,7 @@ _PREFIXED = re.compile(rf"(?i:\b{_PREFIX})\s*{_NAME}{_NUMBER}")
 _EN_SUFFIXED = re.compile(rf"\b(?:\d{{1,5}}\s+)?{_NAME}\s+(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Boulevard|Blvd|Drive|Dr|Place|Pl)\b\.?(?:\s+(?:and|&)\s+{_NAME}\s+(?:Street|St|Avenue|Ave|Road|Rd))?")
 _LANDMARK = re.compile(
     r"(?i:\b(?:frente al?|junto al?|delante del?|cerca del?|en la puerta del?|in front of|next to|opposite|near|"
-    r"en face d[eu]|devant l[ae']?|près d[eu]))\s*(?i:la |el |los |las |the |le |l')?"
+    r"en face d[eu]|devant l[ae']?|près d[eu]))(?:\s+|(?<=')\s*)(?i:la |el |los |las |the |le |l')?"
     r"[\wáéíóúñçèêà'-]+(?:\s+[A-ZÁÉÍÓÚÑ][\wáéíóúñ'-]+){0,2}"
 )
 
