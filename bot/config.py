@@ -71,13 +71,24 @@ class Category(Strict):
 
 
 class ChannelConfig(Strict):
+    """One platform. Every `*_env` names an environment variable holding a secret."""
+
     enabled: bool = False
     token_env: str | None = None
+    # X only: OAuth 1.0a user context for posting (token_env is then the bearer token for reading).
+    consumer_key_env: str | None = None
+    consumer_secret_env: str | None = None
+    access_token_env: str | None = None
+    access_token_secret_env: str | None = None
     base_url: str | None = None
     bot_username: str | None = None
     hashtags: list[str] = []
     keywords: list[str] = []
     poll_timeout: float = Field(default=1.0, ge=0, le=50)
+    poll_interval: float = Field(default=0.0, ge=0, description="Least seconds between two fetches.")
+    # Mastodon only.
+    visibility: Literal["public", "unlisted", "private", "direct"] = "unlisted"
+    streaming: bool = False
 
 
 class Classification(Strict):
@@ -212,11 +223,11 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     return parse_config(data, base_dir=file.resolve().parent)
 
 
-def channel_token(cfg: Config, channel: str) -> str:
-    """The secret for `channel`, read from the environment variable its config names."""
-    env = cfg.channels[channel].token_env
+def channel_token(cfg: Config, channel: str, key: str = "token_env") -> str:
+    """The secret for `channel`, read from the environment variable that its `key` names."""
+    env = getattr(cfg.channels[channel], key)
     if not env:
-        raise ConfigError(f"channels.{channel}.token_env: is required for an enabled channel")
+        raise ConfigError(f"channels.{channel}.{key}: is required for an enabled channel")
     value = os.environ.get(env)
     if not value:
         raise ConfigError(f"{env} is not set")
