@@ -12,7 +12,7 @@ from bot.config import Config
 from bot.db import open_database, transaction
 from bot.models import Department, Staff
 from classifiers.base import Classifier
-from classifiers.keywords import KeywordClassifier
+from classifiers.loader import build_classifier
 
 
 @dataclass
@@ -40,7 +40,8 @@ def sync_directory(engine: Engine, cfg: Config) -> None:
             session.add(row)
 
 
-def build_app(cfg: Config, clock: Clock | None = None) -> App:
+def build_app(cfg: Config, clock: Clock | None = None, progress=None) -> App:
+    """Database migrated and staff synced; the classifier loaded (trained first if it never was)."""
     engine = open_database(cfg.resolved_database_url())
     sync_directory(engine, cfg)
-    return App(cfg, engine, KeywordClassifier.from_config(cfg), clock or Clock())
+    return App(cfg, engine, build_classifier(cfg, progress), clock or Clock())

@@ -56,9 +56,10 @@ def config() -> Config:
 
 def build(cfg: Config):
     from bot.app import build_app
+    from bot.cli_classifier import first_use_progress
 
     try:
-        return build_app(cfg)
+        return build_app(cfg, progress=first_use_progress())
     except Exception as exc:  # noqa: BLE001 - a bad database URL must read as one line, not a trace
         fail(f"database: {type(exc).__name__}: {exc}".splitlines()[0], 2)
 
@@ -242,28 +243,11 @@ def tickets_recategorize(ref: str, code: str, as_json: bool = typer.Option(False
     run_verb(lambda: svc.recategorize(ref, code), as_json, f"now {code}")
 
 
-# -- classify -----------------------------------------------------------------------
-@app.command("classify")
-def classify() -> None:
-    """Read posts on stdin (JSON lines with `text`, or plain text); write one JSON result per line."""
-    from classifiers.keywords import KeywordClassifier
+# -- classifier -----------------------------------------------------------------------
+from bot.cli_classifier import classifier_app, classify_command  # noqa: E402
 
-    classifier = KeywordClassifier.from_config(config())
-    for number, line in enumerate(sys.stdin, start=1):
-        line = line.rstrip("\n")
-        if not line.strip():
-            continue
-        text, lang = line, None
-        if line.lstrip().startswith("{"):
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                fail(f"line {number}: not valid JSON: {exc}")
-            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-                fail(f"line {number}: a JSON line needs a string 'text'")
-            text, lang = obj["text"], obj.get("lang")
-        sys.stdout.write(json.dumps(classifier.classify(text, lang_hint=lang).to_json(), ensure_ascii=False) + "\n")
-        sys.stdout.flush()
+app.add_typer(classifier_app, name="classifier")
+app.command("classify")(classify_command)
 
 
 # -- run ----------------------------------------------------------------------------

@@ -35,6 +35,7 @@ class City(Strict):
     languages: list[str] = Field(min_length=1)
     default_language: str | None = None
     timezone: str = "UTC"
+    streets: list[str] = []
 
     @field_validator("timezone")
     @classmethod
@@ -93,7 +94,10 @@ class ChannelConfig(Strict):
 
 class Classification(Strict):
     min_confidence: float = Field(default=0.35, ge=0, le=1)
+    is_request_threshold: float = Field(default=0.5, ge=0, le=1)
     triage_sla_hours: float = Field(default=72, gt=0)
+    models_dir: str = "models"
+    architecture: Literal["bow", "cnn", "ensemble"] = "bow"
     reply_to_non_requests: bool = True
 
 

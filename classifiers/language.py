@@ -1,29 +1,50 @@
-"""A small language guesser for es/en/fr from function words.
+"""Language identification for es/en/fr (and any language lingua knows), with a fallback.
 
-The spaCy issue replaces it with a measured model; this one only has to be right on
-ordinary sentences and to fall back to the hint or the city's language otherwise.
+lingua-language-detector does the work; for very short or ambiguous posts ("ok", "merci")
+the platform's hint, then the city's default language, decide.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+from lingua import IsoCode639_1, LanguageDetectorBuilder
+
 from classifiers.text import words
 
-FUNCTION_WORDS = {
-    "es": set("el la los las de del que y en un una por para con no hay esta está es se lo al muy pero calle desde hace gracias hola ayuntamiento".split()),
-    "en": set("the a an of and is are in on at to for with there this it not please street from near has have thanks thank hello outside".split()),
-    "fr": set("le la les des du de et est une un dans sur pour avec il y a pas ce cette rue merci bonjour depuis près devant mairie".split()),
+MIN_CONFIDENCE = 0.6
+# Short words that settle a short post lingua is unsure about ("merci", "gracias", "thanks").
+MARKERS = {
+    "es": set("gracias hola buenas buenos porfa calle ayuntamiento que del esta está hay muy pero".split()),
+    "en": set("thanks thank hello hi please pls street the is there outside near".split()),
+    "fr": set("merci bonjour bonsoir svp stp rue mairie est une des dans avec très".split()),
 }
 
 
+@lru_cache(maxsize=8)
+def _detector(candidates: tuple[str, ...]):
+    languages = [IsoCode639_1.from_str(code) for code in candidates]
+    return LanguageDetectorBuilder.from_iso_codes_639_1(*languages).with_preloaded_language_models().build()
+
+
 def detect_language(text: str, candidates: list[str], hint: str | None = None, default: str = "en") -> str:
-    """The most likely of `candidates` for `text`; ties go to `hint`, then `default`."""
-    tokens = words(text)
-    scores = {lang: sum(t in FUNCTION_WORDS.get(lang, ()) for t in tokens) for lang in candidates}
+    """The most likely of `candidates` for `text`; when unsure, `hint` (if a candidate), then `default`."""
     hint = (hint or "").split("-")[0].lower() or None
-    best = max(scores.values(), default=0)
-    if best == 0:
-        return hint if hint in candidates else default
-    leaders = [lang for lang, s in scores.items() if s == best]
-    if hint in leaders:
+    fallback = hint if hint in candidates else default
+    if len(candidates) < 2 or not text.strip():
+        return candidates[0] if len(candidates) == 1 else fallback
+    values = _detector(tuple(sorted(candidates))).compute_language_confidence_values(text)
+    if not values:
+        return fallback
+    best = values[0]
+    code = best.language.iso_code_639_1.name.lower()
+    if best.value >= MIN_CONFIDENCE:
+        return code
+    tokens = set(words(text))
+    marked = [lang for lang in candidates if tokens & MARKERS.get(lang, set())]
+    if len(marked) == 1:
+        return marked[0]
+    # Unsure: the hint wins if lingua ranks it at all close to the top.
+    if hint in candidates and any(v.language.iso_code_639_1.name.lower() == hint and v.value >= best.value - 0.3 for v in values):
         return hint
-    return default if default in leaders else leaders[0]
+    return code if best.value >= 0.45 else fallback

@@ -31,3 +31,46 @@ def extract_location(text: str) -> Location | None:
         if match:
             return Location(text=match.group(0).strip(" ,."))
     return None
+
+
+ABBREVIATIONS = {"calle": ["c/", "c.", "cl"], "avenida": ["avda", "avda.", "av.", "av"], "plaza": ["pza", "pza.", "pl."],
+                 "paseo": ["pº", "po."], "carretera": ["ctra", "ctra."], "rue": ["r."], "avenue": ["av.", "ave"], "street": ["st", "st."]}
+_HOUSE_NUMBER = re.compile(r"\s*,?\s*(?:n[º°o]\.?\s*|no\.?\s*|number\s+)?(\d{1,4}[a-z]?)\b")
+
+
+class Gazetteer:
+    """The city's own street names, matched with spaCy's PhraseMatcher, ignoring case and accents.
+
+    Abbreviated forms ("c/ Real", "avda. de Andalucía") match too; a house number right after
+    the name is kept. The canonical name from the config is returned.
+    """
+
+    def __init__(self, streets: list[str]) -> None:
+        import spacy
+        from spacy.matcher import PhraseMatcher
+
+        from classifiers.text import fold
+
+        self._fold = fold
+        self.nlp = spacy.blank("xx")
+        self.matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        self.names: dict[str, str] = {}
+        for number, street in enumerate(streets):
+            key = f"street{number}"
+            self.names[key] = street
+            variants = {fold(street)}
+            first, _, rest = fold(street).partition(" ")
+            for short in ABBREVIATIONS.get(first, []):
+                variants.add(f"{short} {rest}")
+            self.matcher.add(key, [self.nlp.make_doc(v) for v in variants])
+
+    def find(self, text: str) -> Location | None:
+        folded = self._fold(text)
+        doc = self.nlp.make_doc(folded)
+        matches = sorted(self.matcher(doc), key=lambda m: (m[1], -(m[2] - m[1])))
+        if not matches:
+            return None
+        match_id, start, end = matches[0]
+        name = self.names[self.nlp.vocab.strings[match_id]]
+        number = _HOUSE_NUMBER.match(folded, doc[end - 1].idx + len(doc[end - 1].text))
+        return Location(text=f"{name} {number.group(1)}" if number else name)

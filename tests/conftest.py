@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,6 +14,12 @@ from bot.clock import FrozenClock
 from bot.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_model_cache(tmp_path_factory):
+    """Train the shipped model once per test session, not once per test."""
+    os.environ["CITYBOT_MODEL_CACHE"] = str(tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture

@@ -1,0 +1,40 @@
+from classifiers.features import feature_text
+from classifiers.language import detect_language
+from classifiers.location import Gazetteer, extract_location
+from classifiers.priority import assess_priority
+
+
+def test_features_fold_accents_and_add_stems():
+    assert feature_text("Las FAROLAS están apagadas 24 h") == "las farolas farol~ estan apagadas apaga~ <num> h"
+
+
+def test_place_patterns_in_three_languages():
+    assert extract_location("La farola de la calle Real 12 no va").text == "calle Real 12"
+    assert extract_location("bache en avda. de la Constitución").text == "avda. de la Constitución"
+    assert extract_location("lampadaire cassé rue Victor Hugo svp").text == "rue Victor Hugo"
+    assert extract_location("pothole at 5th Ave and Main St").text == "5th Ave and Main St"
+    assert extract_location("basura frente al colegio").text == "frente al colegio"
+    assert extract_location("I nearly fell") is None
+
+
+def test_gazetteer_ignores_case_accents_and_abbreviations():
+    streets = Gazetteer(["Calle Real", "Avenida de Andalucía"])
+    assert streets.find("farola fundida en C/ REAL nº 7").text == "Calle Real 7"
+    assert streets.find("bache en la avda de andalucia").text == "Avenida de Andalucía"
+    assert streets.find("nada que ver") is None
+
+
+def test_danger_gives_a_readable_reason():
+    assert assess_priority("hay un cable pelado colgando junto al parque") == ("urgent", "live wire: 'cable pelado'")
+    assert assess_priority("ça sent le gaz, odeur de gaz rue Haute")[0] == "urgent"
+    assert assess_priority("Tree down across Elm Road, fallen tree blocking both lanes")[1] == "fallen tree: 'fallen tree'"
+    assert assess_priority("la farola está apagada") == ("normal", None)
+
+
+def test_language_detection_with_hint_fallback():
+    langs = ["es", "en", "fr"]
+    assert detect_language("La farola de mi calle lleva días apagada", langs) == "es"
+    assert detect_language("The streetlight outside my house is out", langs) == "en"
+    assert detect_language("Le lampadaire de ma rue est en panne", langs) == "fr"
+    assert detect_language("merci", langs, default="es") == "fr"
+    assert detect_language("👍", langs, hint="fr", default="es") == "fr"
