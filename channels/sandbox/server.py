@@ -204,15 +204,36 @@ class _Handler(BaseHTTPRequestHandler):
             response = Response.json(
                 {"ok": False, "error_code": 500, "description": f"sandbox error: {exc}"}, 500
             )
+        if getattr(response, "drop", False):  # a fake simulating an answer lost on the way
+            return  # close the connection without writing a byte
+        stream = getattr(response, "stream", None)  # an iterable of bytes: a long-lived body (SSE)
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
+        if stream is None:
+            self.send_header("Content-Length", str(len(response.body)))
         self.send_header("Cache-Control", "no-store")
         for key, value in response.headers.items():
             self.send_header(key, value)
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command == "HEAD":
+            return
+        if stream is None:
             self.wfile.write(response.body)
+        else:
+            self._write_stream(stream)
+
+    def _write_stream(self, chunks) -> None:
+        """Write a streamed body chunk by chunk until it ends or the client hangs up."""
+        try:
+            for chunk in chunks:
+                self.wfile.write(chunk)
+                self.wfile.flush()
+        except OSError:
+            pass  # the client went away
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
 
