@@ -676,7 +676,7 @@ class XChannel:
                 log.warning("x: %s repeated a page token; stopping", method.__name__)
                 return
             tokens.add(token)
-        log.warning("x: %s has more than %d pages; reading the rest next time",
+        log.warning("x: %s has more than %d pages; older posts beyond them are skipped",
                     method.__name__, MAX_PAGES)
 
     def _read_tweets(self, source: str, kind: MessageKind, pages: Iterator[dict],
@@ -789,26 +789,35 @@ class XChannel:
         target = self.media_dir / "x" / f"{safe}{suffix}"
         if target.exists() and target.stat().st_size > 0:
             return target
-        with self._media_session.get(url, stream=True) as response:
+        # DM media lives on ton.twitter.com and needs the user's OAuth signature.
+        auth = self._oauth1() if urlsplit(url).hostname == "ton.twitter.com" else None
+        with self._media_session.get(url, stream=True, auth=auth) as response:
             response.raise_for_status()
-            data = b""
+            data = bytearray()
             for chunk in response.iter_content(64 * 1024):
                 data += chunk
                 if len(data) > MEDIA_MAX_BYTES:
                     raise ValueError(f"media larger than {MEDIA_MAX_BYTES} bytes")
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(target.suffix + ".part")
-        partial.write_bytes(data)
+        partial.write_bytes(bytes(data))
         partial.replace(target)
         return target
+
+    def _oauth1(self) -> Any:
+        client = self._writer
+        return tweepy.OAuth1UserHandler(client.consumer_key, client.consumer_secret,
+                                        client.access_token,
+                                        client.access_token_secret).apply_auth()
 
     # -- send --
 
     def send(self, message: OutboundMessage) -> SendResult:
         """Post a reply under `in_reply_to`, or a DM when the thread is a DM conversation.
 
-        Tweets: text over 280 weighted characters becomes a numbered thread, each
-        part replying to the previous. DMs ("dm:<id>" in_reply_to, or a "a-b"
+        Tweets: without `in_reply_to` the reply goes under the `conversation_id`
+        tweet, and with neither it is a new post. Text over 280 weighted characters
+        becomes a numbered thread, each part replying to the previous. DMs ("dm:<id>" in_reply_to, or a "a-b"
         conversation id) go to `recipient_id`. Photos are skipped with one log line
         (tweepy.Client cannot upload media). If a later part fails, the error carries
         `delivered`: the external ids already posted.
@@ -822,6 +831,8 @@ class XChannel:
         if (reply_to or "").startswith("dm:") or (
                 not reply_to and "-" in (message.conversation_id or "")):
             return self._send_dm(message)
+        if not reply_to and (message.conversation_id or "").isdigit():
+            reply_to = message.conversation_id
         if reply_to is not None and not reply_to.isdigit():
             raise PermanentError(f"x: bad in_reply_to {reply_to!r}")
         delivered: list[str] = []
@@ -838,10 +849,10 @@ class XChannel:
 
     def _send_dm(self, message: OutboundMessage) -> SendResult:
         recipient = message.recipient_id
-        target = ({"participant_id": recipient} if recipient.isdigit()
-                  else {"dm_conversation_id": message.conversation_id})
         if not recipient.isdigit() and not message.conversation_id:
             raise PermanentError(f"x: no DM recipient for {recipient!r}")
+        target = ({"participant_id": recipient} if recipient.isdigit()
+                  else {"dm_conversation_id": message.conversation_id})
         delivered: list[str] = []
         try:
             for part in _chunks(message.text, DM_LIMIT, len):  # DMs count characters

@@ -24,7 +24,8 @@ Auth: every API call needs an `Authorization` header (401 otherwise). Reads acce
 (`OAuth ...` with a consumer key and signature; 403 "Unsupported Authentication"
 otherwise). Signatures are not verified.
 
-Admin (`/_sandbox/x/...`): POST inbound (kind mention | dm | public), GET inbound,
+Admin (`/_sandbox/x/...`): POST inbound (kind mention | dm | public; a `reply_to`
+naming a DM keeps the post in that DM conversation), GET inbound,
 GET sent, POST faults, POST reset, and the sandbox-only POST raw (store any JSON
 object as a tweet or DM event, to test odd payloads). A bot DM has no reply
 reference on X; `sent` shows it `in_reply_to` the partner's latest DM.
@@ -953,12 +954,15 @@ class XFake:
         if not re.fullmatch(r"\w{1,15}", post.user):
             raise AdminError(400, "'user' must be an X username: 1-15 letters, digits or _")
         with self._lock:
-            if post.kind == "dm":
+            # A reply to a DM stays in the DM conversation, whatever the kind says.
+            replies_to_dm = post.reply_to is not None and int(_ref(post.reply_to)) in self._dms
+            kind = "dm" if replies_to_dm else post.kind
+            if kind == "dm":
                 ident = self._inbound_dm(post)
             else:
                 ident = self._inbound_tweet(post)
             self._inbound.append({
-                "id": ident, "user": post.user, "text": post.text, "kind": post.kind,
+                "id": ident, "user": post.user, "text": post.text, "kind": kind,
                 "reply_to": _ref(post.reply_to) if post.reply_to else None,
                 "lat": post.lat, "lon": post.lon, "photo": post.photo, "at": _iso()})
         return {"id": ident}

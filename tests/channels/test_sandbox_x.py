@@ -275,6 +275,17 @@ def test_dm_events_and_replies(client):
     assert [e["text"] for e in events] == ["Ticket JUN-3", "Merci Luc", "fuite d'eau", "Bonjour"]
 
 
+def test_a_reply_to_a_dm_stays_a_dm(client):
+    first = post(client, user="luc", text="Bonjour", kind="dm")
+    answer = post(client, user="luc", text="encore moi", reply_to=f"dm:{first}")
+    events = api(client, "/2/dm_events", headers=OAUTH)["data"]
+    assert [e["id"] for e in events] == [answer, first]
+    assert client.get("/_sandbox/x/inbound").json()[1]["kind"] == "dm"
+    stranger = client.post("/_sandbox/x/inbound",
+                           json={"user": "eva", "text": "hola", "reply_to": first})
+    assert stranger.status_code == 400 and "another user" in stranger.json()["error"]
+
+
 def test_dm_paging_and_errors(client):
     ids = [post(client, user="luc", text=f"m{n}", kind="dm") for n in range(3)]
     first = api(client, "/2/dm_events", headers=OAUTH, max_results=2)
