@@ -8,6 +8,7 @@ misspellings that keep the start of a word still count.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from classifiers.text import fold
 
@@ -17,7 +18,7 @@ _TOKEN = re.compile(r"[a-z0-9ñ]+")
 
 def feature_text(text: str) -> str:
     """Folded words, each followed by its stem when the word is longer than the stem."""
-    out = []
+    out = [c for c in text if unicodedata.category(c) == "So"]  # emoji and symbols count too
     for word in _TOKEN.findall(fold(text)):
         if word.isdigit():
             out.append("<num>")
@@ -25,4 +26,4 @@ def feature_text(text: str) -> str:
         out.append(word)
         if len(word) > STEM:
             out.append(word[:STEM] + "~")
-    return " ".join(out)
+    return " ".join(out) or "<empty>"
