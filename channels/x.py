@@ -152,7 +152,7 @@ def _coordinates(tweet: dict[str, Any]) -> tuple[float | None, float | None]:
     if not point:
         return None, None
     lon, lat = point["coordinates"]
-    if isinstance(lat, bool) or not isinstance(lat, int | float) or not isinstance(lon, int | float):
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lat, lon)):
         raise ValueError(f"geo coordinates must be numbers, got {point['coordinates']!r}")
     return float(lat), float(lon)
 
@@ -511,6 +511,12 @@ class Cursor:
         return json.dumps(data, separators=(",", ":"), sort_keys=True) if data else None
 
 
+def _seen(ident: Any, since: str | None) -> bool:
+    """Is `ident` an id at or before `since`?"""
+    return (since is not None and isinstance(ident, str) and ident.isdigit()
+            and int(ident) <= int(since))
+
+
 def _newest(current: str | None, candidate: Any) -> str | None:
     """The larger of two ids (numeric strings); ignores a non-id candidate."""
     if not isinstance(candidate, str) or not candidate.isdigit():
@@ -656,7 +662,8 @@ class XChannel:
         mentions = self._read_mentions(bot_id, state.mentions, batch)
         search = self._read_search(bot_id, state.search, batch)
         dms = self._read_dms(bot_id, state.dms, batch)
-        ordered = sorted(batch.messages.values(), key=lambda m: int(m.external_id.removeprefix("dm:")))
+        ordered = sorted(batch.messages.values(),
+                         key=lambda m: int(m.external_id.removeprefix("dm:")))  # ids are time-based
         messages = [self._with_media(m, batch.media) for m in ordered]
         next_cursor = Cursor(mentions, search, dms).dump() or cursor
         return FetchResult(messages=messages, next_cursor=next_cursor, rejected=batch.rejected)
@@ -665,7 +672,7 @@ class XChannel:
         """Every page of a timeline, through tweepy's Paginator (pagination/next token)."""
         tokens: set[str] = set()
         pages = iter(tweepy.Paginator(method, *args, **kwargs))
-        for number in range(MAX_PAGES):
+        for _ in range(MAX_PAGES):
             page = self._call(next, pages, None)
             if page is None:
                 return
@@ -712,15 +719,26 @@ class XChannel:
         if len(query) > QUERY_LIMIT:
             self._disable("search", f"the search query is longer than {QUERY_LIMIT} characters")
             return since
+        try:
+            return self._search_pages(query, since, batch)
+        except PermanentError as exc:
+            if since is None:
+                self._disable("search", str(exc))
+                return since
+            # X refuses a since_id older than 7 days: search the whole window instead.
+            log.warning("x: search refused since_id %s (%s); searching the last 7 days", since, exc)
+        try:
+            return self._search_pages(query, None, batch) or since
+        except PermanentError as exc:
+            self._disable("search", str(exc))
+            return since
+
+    def _search_pages(self, query: str, since: str | None, batch: _Batch) -> str | None:
         pages = self._pages(self._reader.search_recent_tweets, query, since_id=since,
                             max_results=self.max_results, expansions=TWEET_EXPANSIONS,
                             tweet_fields=TWEET_FIELDS, user_fields=USER_FIELDS,
                             media_fields=MEDIA_FIELDS)
-        try:
-            return self._read_tweets("search", "public", pages, since, batch)
-        except PermanentError as exc:
-            self._disable("search", str(exc))
-            return since
+        return self._read_tweets("search", "public", pages, since, batch)
 
     def _read_dms(self, bot_id: str, since: str | None, batch: _Batch) -> str | None:
         """DM events have no since_id: read newest first until an already-seen id."""
@@ -738,12 +756,13 @@ class XChannel:
                 reached = False
                 for event in _data(page):
                     ident = event.get("id") if isinstance(event, dict) else None
-                    if since and isinstance(ident, str) and ident.isdigit() and int(ident) <= int(since):
-                        reached = True
+                    if _seen(ident, since):
+                        reached = True  # already read: only older events follow
                         continue
                     try:
                         if not isinstance(event, dict):
-                            raise TypeError(f"DM event must be an object, got {type(event).__name__}")
+                            raise TypeError(f"DM event must be an object, "
+                                            f"got {type(event).__name__}")
                         newest = _newest(newest, ident)
                         batch.add(parse_dm_event(event, users, media,
                                                  bot_username=self.bot_username, bot_id=bot_id))
@@ -762,7 +781,8 @@ class XChannel:
 
     # -- media --
 
-    def _with_media(self, message: InboundMessage, media: dict[str, dict[str, Any]]) -> InboundMessage:
+    def _with_media(self, message: InboundMessage,
+                    media: dict[str, dict[str, Any]]) -> InboundMessage:
         """Download each photo; keep the ref (path None) if a download fails."""
         if not message.media:
             return message
@@ -817,8 +837,9 @@ class XChannel:
 
         Tweets: without `in_reply_to` the reply goes under the `conversation_id`
         tweet, and with neither it is a new post. Text over 280 weighted characters
-        becomes a numbered thread, each part replying to the previous. DMs ("dm:<id>" in_reply_to, or a "a-b"
-        conversation id) go to `recipient_id`. Photos are skipped with one log line
+        becomes a numbered thread, each part replying to the previous. DMs (a "dm:<id>"
+        in_reply_to, or an "a-b" conversation id) go to `recipient_id`, split at 10,000
+        characters, unnumbered. Photos are skipped with one log line
         (tweepy.Client cannot upload media). If a later part fails, the error carries
         `delivered`: the external ids already posted.
         """

@@ -4,8 +4,9 @@ API (`/2/...`, JSON answers in X's shapes, X-style error bodies):
 - `GET  /2/users/me`, `GET /2/users/by/username/{name}`;
 - `GET  /2/users/{id}/mentions`: since_id (exclusive), until_id, pagination_token,
   max_results 5..100 (default 10), newest first, the newest 800 mentions only;
-- `GET  /2/tweets/search/recent`: query (see `parse_query`), since_id, until_id,
-  next_token, max_results 10..100 (default 10);
+- `GET  /2/tweets/search/recent`: query (see `parse_query`), since_id (400 when
+  older than the 7-day window, as on X), until_id, next_token, max_results 10..100
+  (default 10);
 - `POST /2/tweets`: `{"text", "reply": {"in_reply_to_tweet_id"}}` -> 201; text over
   280 weighted characters, an unknown reply target, unknown media ids and the same
   text twice in reply to the same tweet are refused as X refuses them;
@@ -42,7 +43,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import html
 import re
 import threading
 import time
@@ -63,6 +63,7 @@ TWITTER_EPOCH_MS = 1288834974657
 TWEET_LIMIT, URL_WEIGHT, DM_LIMIT = 280, 23, 10_000
 MENTIONS_CAP = 800  # X serves only the newest 800 mentions
 QUERY_LIMIT = 512  # recent search on the Basic tier
+SEARCH_WINDOW = 7 * 24 * 3600  # recent search reaches back 7 days
 PHOTO_SIZE = (320, 240)
 WINDOW = 15 * 60  # rate-limit window, seconds
 PLACE = {"id": "a1b2c3d4e5f60718", "full_name": "Villajún, España", "name": "Villajún",
@@ -156,7 +157,8 @@ _MENTION = re.compile(r"(?<![\w@])@(\w{1,15})(?!\w)")
 def _entities(text: str) -> dict[str, Any]:
     """Hashtag and mention entities; start/end count code points of the unescaped text."""
     found: dict[str, Any] = {}
-    tags = [{"start": m.start(), "end": m.end(), "tag": m.group(1)} for m in _HASHTAG.finditer(text)]
+    tags = [{"start": m.start(), "end": m.end(), "tag": m.group(1)}
+            for m in _HASHTAG.finditer(text)]
     mentions = [{"start": m.start(), "end": m.end(), "username": m.group(1)}
                 for m in _MENTION.finditer(text)]
     if tags:
@@ -640,6 +642,11 @@ class XFake:
         except QueryError as exc:
             raise _invalid(f"There were errors processing your request: {exc}",
                            "query", query) from None
+        since = _id_param(params, "since_id")
+        oldest = snowflake(int((time.time() - SEARCH_WINDOW) * 1000))
+        if since is not None and since < oldest:
+            raise _invalid(f"Invalid 'since_id':'{since}'. 'since_id' must be a tweet id "
+                           f"created after the last 7 days.", "since_id", since)
         with self._lock:
             items = [i for i in self._newest_first(self._tweets) if i.where == "search"
                      or (i.where == "auto" and i.view is not None and matcher(i.view))]
@@ -729,7 +736,8 @@ class XFake:
         if not isinstance(body, dict):
             raise _invalid("the request body must be a JSON object")
         text = body.get("text")
-        media_ids = (body.get("media") or {}).get("media_ids") if isinstance(body.get("media"), dict) else None
+        media = body.get("media")
+        media_ids = media.get("media_ids") if isinstance(media, dict) else None
         if media_ids:
             raise _invalid("Your media IDs are invalid.", "media.media_ids", media_ids)
         if not isinstance(text, str) or not text.strip():

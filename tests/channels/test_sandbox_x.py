@@ -197,6 +197,9 @@ def test_search_paging_and_since_id(client):
     assert [t["id"] for t in first["data"] + rest["data"]] == ids[::-1]
     assert [t["id"] for t in search(client, "#JunIncidencias", since_id=ids[13])["data"]] == [ids[14]]
     api(client, "/2/tweets/search/recent", status=400, query="#a", max_results=5)
+    stale = snowflake(int((time.time() - 8 * 24 * 3600) * 1000))
+    body = api(client, "/2/tweets/search/recent", status=400, query="#a", since_id=stale)
+    assert "7 days" in body["errors"][0]["message"]
 
 
 @pytest.mark.parametrize("query", ["", "-farola", "(farola", "farola)", "foo:bar", "a OR"])

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from channels.base import OutboundMessage, PermanentError, RateLimited, TransientError
-from channels.sandbox.x import BOT_USERNAME, user_id_for, weighted_length
+from channels.sandbox.x import BOT_USERNAME, snowflake, user_id_for, weighted_length
 from channels.x import POLL_INTERVAL_HINT, XChannel
 
 BOT, BOT_ID = BOT_USERNAME, user_id_for(BOT_USERNAME)
@@ -228,6 +228,16 @@ def test_a_refused_search_is_switched_off_and_mentions_go_on(sandbox, client, tm
         assert len([r for r in caplog.records if "search" in r.getMessage()]) == 1
     finally:
         adapter.close()
+
+
+def test_a_search_cursor_older_than_7_days_searches_the_whole_window(channel, client):
+    stale = str(snowflake(int((time.time() - 8 * 24 * 3600) * 1000)))
+    ident = post(client, user="bob", text="#JunIncidencias farola", kind="public")
+    result = channel.fetch(json.dumps({"search": stale}))
+    assert [m.external_id for m in result.messages] == [ident]
+    assert json.loads(result.next_cursor)["search"] == ident
+    post(client, user="bob", text="#JunIncidencias otra", kind="public")
+    assert len(channel.fetch(result.next_cursor).messages) == 1  # search still on
 
 
 def test_reads_use_the_bearer_token_and_the_rest_oauth1(channel, client):
