@@ -9,9 +9,10 @@ Cursor: an opaque JSON string, e.g.
 `{"v": 1, "mentions": "117683543406346241", "tags": {"junincidencias": "1176835434..."}}`:
 the newest mention notification id and, per followed hashtag (case- and
 accent-folded), the newest status id already returned. Each is the next
-`min_id`. `None` (a first run) reads the mention notifications from the start
-and each hashtag from `backfill` ago (default one day, by the snowflake id of
-that moment); posts older than `backfill` are skipped on a first run only.
+`min_id`. `None` (a first run) walks the mentions back from the newest to
+`backfill` ago (default one day; `None` reads them all from the start) and
+reads each hashtag from the snowflake id of that moment; on a first run, posts
+older than `backfill` are skipped. A hashtag added later starts the same way.
 
 What `fetch` returns:
 - every mention notification (`kind` "mention", or "dm" for a direct status),
@@ -96,6 +97,7 @@ MAX_MEDIA = 4
 NOTIFICATIONS_PAGE, STATUSES_PAGE = 80, 40
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 MAX_QUEUED = 10_000  # streamed notifications kept between two fetches
+MAX_CONTEXT_LOOKUPS = 20  # thread-root lookups per fetch
 _VISIBILITY_ORDER = ("public", "unlisted", "private", "direct")  # widest first
 
 _URL = re.compile(r"https?://[^\s<>\"]+[^\s<>\".,;:!?)\]'»]")
@@ -692,7 +694,8 @@ class MastodonChannel:
         if first_run and self.backfill is not None:
             since = datetime.now(UTC) - self.backfill
             messages = [m for m in messages if not m.created_at or m.created_at >= since]
-        messages = [self._with_media(self._with_root(m)) for m in messages]
+        lookups = [MAX_CONTEXT_LOOKUPS]  # /context calls left in this fetch
+        messages = [self._with_media(self._with_root(m, lookups)) for m in messages]
         next_cursor = state.dumps()
         self._last_cursor = next_cursor
         return FetchResult(messages=messages, next_cursor=next_cursor, rejected=rejected)
@@ -753,10 +756,28 @@ class MastodonChannel:
         return [merged[k] for k in sorted(merged, key=id_key)], error
 
     def _poll_mentions(self, min_id: str | None) -> tuple[list[dict[str, Any]], ChannelError | None]:
+        if min_id is None and self.backfill is not None:
+            return self._recent_mentions(datetime.now(UTC) - self.backfill), None
         return self._pages(
             lambda: self._api.notifications(types=["mention"], min_id=min_id or "0",
                                             limit=NOTIFICATIONS_PAGE),
             NOTIFICATIONS_PAGE)
+
+    def _recent_mentions(self, since: datetime) -> list[dict[str, Any]]:
+        """A first run: walk back from the newest mention (Link rel="next") to `since`, oldest first.
+
+        Any error is raised: a partial walk back would leave older posts behind the cursor.
+        """
+        items: list[dict[str, Any]] = []
+        page = self._call(self._api.notifications, types=["mention"], limit=NOTIFICATIONS_PAGE)
+        for _ in range(self.max_pages):
+            batch = [plain(entry) for entry in page or []]
+            items.extend(batch)
+            if (len(batch) < NOTIFICATIONS_PAGE or _older_than(batch[-1], since)
+                    or getattr(page, "_pagination_next", None) is None):
+                break
+            page = self._call(self._api.fetch_next, page)
+        return sorted(items, key=lambda e: id_key(_note_id(e) or "0"))
 
     def _pages(self, first: Any, page_size: int) -> tuple[list[dict[str, Any]], ChannelError | None]:
         """All pages from `first()` forward (min_id paging via Link rel="prev"), oldest first.
@@ -810,13 +831,20 @@ class MastodonChannel:
 
     # enrichment
 
-    def _with_root(self, message: InboundMessage) -> InboundMessage:
-        """Set conversation_id to the thread's root status (cached, else from /context)."""
+    def _with_root(self, message: InboundMessage, lookups: list[int]) -> InboundMessage:
+        """Set conversation_id to the thread's root status.
+
+        Known threads come from memory; otherwise `/context` is asked, at most
+        `lookups[0]` times per fetch (to spare the rate limit), else the parent stands in.
+        """
         if message.in_reply_to is None:
             self._roots.put(message.external_id, message.external_id)
             return message
         root = self._roots.get(message.in_reply_to)
+        if root is None and lookups[0] <= 0:
+            root = message.in_reply_to
         if root is None:
+            lookups[0] -= 1
             try:
                 context = self._call(self._api.status_context, message.in_reply_to)
                 ancestors = context.get("ancestors") or []
@@ -980,6 +1008,14 @@ class MastodonChannel:
 def _note_id(item: Any) -> str | None:
     value = item.get("id") if isinstance(item, dict) else None
     return str(value) if value is not None and str(value).isdigit() else None
+
+
+def _older_than(item: dict[str, Any], since: datetime) -> bool:
+    """True when a notification was created before `since` (False when its time is unreadable)."""
+    try:
+        return _datetime(item.get("created_at")) < since
+    except (TypeError, ValueError):
+        return False
 
 
 def _image_mime(data: bytes) -> str | None:

@@ -177,13 +177,32 @@ def test_html_never_leaks_into_text(channel, client):
 
 
 def test_250_mentions_posted_at_once_all_arrive_exactly_once(channel, client):
+    first = post(client, user="ana", text="primero")
+    start = channel.fetch(None)
+    assert [m.external_id for m in start.messages] == [first]
     ids = [post(client, user=f"vecino{i % 7}", text=f"aviso {i}") for i in range(250)]
-    result = channel.fetch(None)
+    result = channel.fetch(start.next_cursor)  # min_id steps forward, page by page
     assert [m.external_id for m in result.messages] == ids
     assert [m.text for m in result.messages] == [f"aviso {i}" for i in range(250)]
     assert channel.fetch(result.next_cursor).messages == []
     more = [post(client, user="ana", text=f"más {i}") for i in range(3)]
     assert [m.external_id for m in channel.fetch(result.next_cursor).messages] == more
+
+
+def test_a_first_run_walks_back_through_every_page(channel, client):
+    ids = [post(client, user="ana", text=f"aviso {i}") for i in range(170)]
+    result = channel.fetch(None)  # newest page, then Link rel="next" pages back
+    assert [m.external_id for m in result.messages] == ids
+    assert channel.fetch(result.next_cursor).messages == []
+
+
+def test_without_backfill_a_first_run_reads_everything_forward(sandbox, client, tmp_path):
+    ids = [post(client, user="ana", text=f"aviso {i}") for i in range(90)]
+    adapter = make_channel(sandbox.url, tmp_path, backfill=None)
+    try:
+        assert [m.external_id for m in adapter.fetch(None).messages] == ids
+    finally:
+        adapter.close()
 
 
 def test_cursor_semantics(channel, client):
@@ -243,15 +262,16 @@ def test_malformed_notification_is_rejected_not_fatal(channel, client):
 
 
 def test_a_failure_after_the_first_page_returns_what_was_read(channel, client, monkeypatch):
+    post(client, user="ana", text="cero")
+    cursor = channel.fetch(None).next_cursor
     ids = [post(client, user="ana", text=f"n{i}") for i in range(100)]
-    channel.fetch(None)  # learn the account; then start over
     real = channel._api.fetch_previous
 
     def broken(page):
         raise MastodonNetworkError("connection reset")
 
     monkeypatch.setattr(channel._api, "fetch_previous", broken)
-    partial = channel.fetch(None)
+    partial = channel.fetch(cursor)
     assert [m.external_id for m in partial.messages] == ids[:80]  # one full page
     monkeypatch.setattr(channel._api, "fetch_previous", real)
     rest = channel.fetch(partial.next_cursor)
