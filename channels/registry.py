@@ -21,7 +21,21 @@ def _telegram(cfg: Config, sandbox_url: str | None, media_dir: Path) -> Channel:
                            keywords=conf.keywords, media_dir=media_dir)
 
 
-FACTORIES: dict[str, Callable[[Config, str | None, Path], Channel]] = {"telegram": _telegram}
+X_SECRETS = {"bearer_token": "token_env", "consumer_key": "consumer_key_env", "consumer_secret": "consumer_secret_env",
+             "access_token": "access_token_env", "access_token_secret": "access_token_secret_env"}
+
+
+def _x(cfg: Config, sandbox_url: str | None, media_dir: Path) -> Channel:
+    conf = cfg.channels["x"]
+    secrets = {key: SANDBOX_TOKEN if sandbox_url else channel_token(cfg, "x", env) for key, env in X_SECRETS.items()}
+    from channels.x import XChannel
+
+    base_url = sandbox_url or conf.base_url or "https://api.twitter.com"
+    return XChannel(base_url=base_url.rstrip("/"), bot_username=conf.bot_username, hashtags=conf.hashtags,
+                    keywords=conf.keywords, media_dir=media_dir, **secrets)
+
+
+FACTORIES: dict[str, Callable[[Config, str | None, Path], Channel]] = {"telegram": _telegram, "x": _x}
 
 
 def build_channels(cfg: Config, sandbox_url: str | None = None) -> dict[str, Channel]:

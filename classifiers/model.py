@@ -14,13 +14,13 @@ from typing import Callable, Iterable
 import spacy
 from spacy.language import Language
 from spacy.training import Example as SpacyExample
-from spacy.util import compounding, fix_random_seed, minibatch
+from spacy.util import fix_random_seed, minibatch
 
 from classifiers.corpus import NOT_A_REQUEST, Example
 from classifiers.features import feature_text
 
 ARCHITECTURES = {
-    "bow": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 2, "no_output_layer": False, "length": 262144},
+    "bow": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 2, "no_output_layer": False, "length": 65536},
     "cnn": {
         "@architectures": "spacy.TextCatCNN.v2", "exclusive_classes": True,
         "tok2vec": {"@architectures": "spacy.HashEmbedCNN.v2", "pretrained_vectors": None, "width": 96, "depth": 2,
@@ -45,6 +45,7 @@ class TrainSettings:
     architecture: str = DEFAULT_ARCHITECTURE
     epochs: int = 12
     dropout: float = 0.2
+    batch_size: int = 32
     seed: int = 13
 
 
@@ -79,7 +80,7 @@ def train(data: list[Example], settings: TrainSettings = TrainSettings(), progre
     for epoch in range(settings.epochs):
         rng.shuffle(examples)
         losses: dict[str, float] = {}
-        for batch in minibatch(examples, size=compounding(8.0, 32.0, 1.001)):
+        for batch in minibatch(examples, size=settings.batch_size):
             nlp.update(batch, sgd=optimizer, drop=settings.dropout, losses=losses)
         if progress:
             progress(epoch + 1, losses.get("textcat", 0.0))

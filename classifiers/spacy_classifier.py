@@ -30,11 +30,14 @@ class SpacyClassifier:
         priority, reason = assess_priority(text)
         location = (self.gazetteer.find(text) if self.gazetteer else None) or extract_location(text)
         cats = self.nlp(feature_text(text)).cats if text.strip() else {NOT_A_REQUEST: 1.0}
-        p_request = 1.0 - cats.get(NOT_A_REQUEST, 0.0)
-        is_request = p_request >= self.is_request_threshold or priority == "urgent"
+        p_none = cats.get(NOT_A_REQUEST, 0.0)
         services = {label: p for label, p in cats.items() if label != NOT_A_REQUEST}
-        if not is_request or not services:
-            return Classification(None, round(1.0 - p_request, 4), False, lang, priority, reason, location)
-        best = max(services, key=services.get)
-        confidence = services[best] / max(p_request, 1e-9)
+        best = max(services, key=services.get) if services else None
+        # Best service against "not a request", head to head: many weak service guesses
+        # must not add up to a request.
+        score = services[best] / (services[best] + p_none) if best and services[best] + p_none > 0 else 0.0
+        is_request = score >= self.is_request_threshold or priority == "urgent"
+        if not is_request or best is None:
+            return Classification(None, round(1.0 - score, 4), False, lang, priority, reason, location)
+        confidence = services[best] / max(1.0 - p_none, 1e-9)
         return Classification(best, round(min(confidence, 1.0), 4), True, lang, priority, reason, location)

@@ -23,7 +23,7 @@ def test_request_becomes_routed_ticket_with_ack_in_same_transaction(app, clock):
     [ticket] = rows(app, Ticket)
     assert (ticket.category, ticket.department, ticket.status) == ("streetlight", "public_works", "open")
     assert ticket.assignee in ("manolo", "carmen")
-    assert ticket.location_text == "calle Real 12"
+    assert ticket.location_text == "Calle Real 12"
     assert ticket.expected_at == clock.now() + timedelta(hours=72)
     [ack] = rows(app, OutboxMessage)
     assert ack.purpose == "ack" and ack.in_reply_to == "100:" + ack.in_reply_to.split(":")[1]
@@ -60,11 +60,13 @@ def test_public_chatter_gets_no_reply(app):
     assert out.action == "not_request" and rows(app, OutboxMessage) == []
 
 
-def test_unclear_request_goes_to_triage(app):
+def test_low_confidence_goes_to_triage(app):
+    app.cfg.classification.min_confidence = 0.999
     out = pipeline(app).process(post("Hay un problema en la puerta del mercado, ¿pueden mirarlo?"))
     [ticket] = rows(app, Ticket)
     assert out.action == "ticket" and ticket.status == "triage"
-    assert ticket.assignee is None and ticket.category is None
+    assert ticket.assignee is None and ticket.department is None
+    assert ticket.expected_at == ticket.created_at + timedelta(hours=app.cfg.classification.triage_sla_hours)
 
 
 def test_reply_in_thread_is_a_followup_not_a_new_ticket(app):
