@@ -26,8 +26,9 @@ per line, h-card mention spans, hashtag and URL links, entities escaped.
 Every API call needs `Authorization: Bearer <any token>` (the instance endpoints
 and media files excepted); every token is the bot account (acct `villajun`).
 
-Admin (`/_sandbox/mastodon/...`): POST inbound, GET inbound, GET sent, POST faults,
-POST reset, and sandbox-only extras: POST raw (store any JSON object as the bot's
+Admin (`/_sandbox/mastodon/...`): POST inbound, GET inbound, GET sent (the contract's
+fields, `text` being the plain text the bot posted with its leading `@acct`, plus
+`visibility`), POST faults, POST reset, and sandbox-only extras: POST raw (store any JSON object as the bot's
 next notification), GET/POST stream (`{"up": false}` cuts every open stream and
 refuses new ones with 503 until `{"up": true}`; GET also counts open streams).
 
@@ -731,7 +732,7 @@ class MastodonFake:
     def _events(self, base: str, generation: int, epoch: int) -> Iterator[bytes]:
         """SSE lines: new mention notifications as they are stored, heartbeats between."""
         with self._cond:
-            last = self._notifications[-1].id if self._notifications else 0
+            seen = len(self._notifications)  # the list only grows until a reset ends the stream
             self._stream_clients += 1
         try:
             yield b":)\n"
@@ -742,15 +743,14 @@ class MastodonFake:
                         if (self._closed or generation != self._stream_generation
                                 or epoch != self._epoch):
                             return
-                        fresh = [n for n in self._notifications[-200:] if n.id > last]
+                        fresh = self._notifications[seen:]
                         remaining = next_beat - time.monotonic()
                         if fresh or remaining <= 0:
                             break
                         self._cond.wait(remaining)
+                    seen += len(fresh)
                     events = [json.dumps(self._notification(n, base), ensure_ascii=False)
                               for n in fresh]
-                if fresh:
-                    last = fresh[-1].id
                 for event in events:
                     yield f"event: notification\ndata: {event}\n\n".encode()
                 if time.monotonic() >= next_beat:
