@@ -978,10 +978,12 @@ class MastodonChannel:
         if known:
             return known
         try:
-            status = self._call(self._api.status, status_id)
-        except PermanentError as exc:
-            log.info("mastodon: status %s is gone: %s", status_id, exc)
+            status = self._api.status(status_id)
+        except MastodonNotFoundError:
+            log.info("mastodon: status %s is gone", status_id)
             return None
+        except (MastodonError, OSError) as exc:
+            raise map_error(exc, self._token, self._api.ratelimit_reset) from None
         visibility = str(status.get("visibility") or "public")
         self._visibilities.put(status_id, visibility)
         return visibility if visibility in _VISIBILITY_ORDER else "direct"
