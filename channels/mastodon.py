@@ -22,6 +22,10 @@ What `fetch` returns:
   mention the bot (those come as mentions), are not the bot's own and are not
   reblogs. Keywords are kept for the config's sake but not searched: Mastodon
   has no reliable full-text search across instances.
+Text is the HTML content as plain text (`channels.html_text`). Mastodon has no
+geotags: a "📍 lat,lon" line (what the sandbox writes) or a `geo:lat,lon` URI
+becomes `lat`/`lon`. If a page after the first fails, `fetch` returns what it
+read with the cursor just past it; an error before any progress is raised.
 
 With `streaming=True` a background `stream_user` listener queues mention
 notifications as they happen and `fetch` drains the queue (waiting up to
@@ -34,7 +38,8 @@ Sending: `@acct text` as a reply with the configured visibility (or the parent's
 when that is narrower: a reply to a direct message stays direct), split to the
 instance's character limit, each part replying to the previous one. Part n
 carries `Idempotency-Key: <key>:<n>`, so a retried delivery never posts twice.
-Photos go with the first part, uploaded with `media_post`.
+Photos go with the first part (four per status), uploaded with `media_post`.
+A reply to a status that no longer exists goes out direct and unthreaded.
 
 Errors: 429 -> RateLimited (seconds to `X-RateLimit-Reset`, at least 1); network
 errors and 5xx -> TransientError; other 4xx and unreadable media -> PermanentError.
