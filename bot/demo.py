@@ -19,10 +19,10 @@ from channels.registry import build_channels
 # (platform, citizen, kind, text, extras)
 SCENARIO: list[tuple[str, str, str, str, dict[str, Any]]] = [
     ("telegram", "ana_garcia", "dm", "Buenas, la farola de la calle Real 12 lleva tres noches apagada y la calle está a oscuras", {"lang": "es"}),
-    ("telegram", "john_walker", "mention", "There's a big pothole in the road outside the bakery, I nearly came off my bike", {"lang": "en", "lat": 37.2231, "lon": -3.5902}),
+    ("x", "john_walker", "mention", "There's a big pothole in the road outside the bakery on Calle Mayor, I nearly came off my bike", {"lat": 37.2231, "lon": -3.5902}),
     ("telegram", "marie_dupont", "mention", "Dépôt sauvage de déchets et d'encombrants devant l'école, rue des Écoles 🤢", {"lang": "fr", "photo": True}),
-    ("telegram", "pepe_vecino", "mention", "gracias ayuntamiento!! 👏", {"lang": "es"}),
-    ("telegram", "lola_martin", "public", "Otra vez el contenedor de basura desbordado en la plaza de la Iglesia #JunIncidencias", {"lang": "es"}),
+    ("x", "pepe_vecino", "mention", "gracias ayuntamiento!! 👏", {}),
+    ("x", "lola_martin", "public", "Otra vez el contenedor de basura desbordado en la plaza de la Iglesia #JunIncidencias", {}),
 ]
 STAFF_NOTE = "Hemos cambiado la bombilla."
 
@@ -107,7 +107,12 @@ def show_outcomes(out: Console, posted: list[dict[str, Any]], report) -> None:
     table.add_column("channel")
     table.add_column("post")
     table.add_column("outcome")
-    for post, outcome in zip(posted, report.outcomes):
+    by_post = {(o.post[0], o.post[1].rsplit(":", 1)[-1]): o for o in report.outcomes if o.post}
+    for post in posted:
+        outcome = by_post.get((post["platform"], str(post["id"])))
+        if outcome is None:
+            table.add_row(post["platform"], Text(neutralize(post["text"], single_line=True)[:70]), "not seen yet")
+            continue
         what = f"ticket {outcome.ticket_ref} ({outcome.details.get('status')})" if outcome.action == "ticket" else outcome.action.replace("_", " ")
         table.add_row(post["platform"], Text(neutralize(post["text"], single_line=True)[:70]), what)
     out.print(table)

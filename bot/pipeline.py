@@ -35,6 +35,7 @@ class Outcome:
     ticket_ref: str | None = None
     replies: int = 0
     details: dict = field(default_factory=dict)
+    post: tuple[str, str] | None = None  # (channel, external id)
 
 
 class Pipeline:
@@ -50,10 +51,12 @@ class Pipeline:
         """Process one post in its own transaction. A post seen before changes nothing."""
         try:
             with transaction(self.engine) as session:
-                return self._process(session, inbound)
+                outcome = self._process(session, inbound)
         except IntegrityError:
             # Another worker stored the same post between our check and our commit.
-            return Outcome("duplicate")
+            outcome = Outcome("duplicate")
+        outcome.post = (inbound.channel, inbound.external_id)
+        return outcome
 
     def _process(self, session: Session, inbound: InboundMessage) -> Outcome:
         existing = session.exec(
