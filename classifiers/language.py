@@ -13,6 +13,7 @@ from lingua import IsoCode639_1, LanguageDetectorBuilder
 from classifiers.text import words
 
 MIN_CONFIDENCE = 0.6
+MAX_CHARS = 240  # the start of a post tells its language; the rest only costs time
 # Short words that settle a short post lingua is unsure about ("merci", "gracias", "thanks").
 MARKERS = {
     "es": set("gracias hola buenas buenos porfa calle ayuntamiento que del esta está hay muy pero".split()),
@@ -33,7 +34,7 @@ def detect_language(text: str, candidates: list[str], hint: str | None = None, d
     fallback = hint if hint in candidates else default
     if len(candidates) < 2 or not text.strip():
         return candidates[0] if len(candidates) == 1 else fallback
-    values = _detector(tuple(sorted(candidates))).compute_language_confidence_values(text)
+    values = _detector(tuple(sorted(candidates))).compute_language_confidence_values(text[:MAX_CHARS])
     if not values:
         return fallback
     best = values[0]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from classifiers.text import contains_phrase, fold
+import re
+
+from classifiers.text import fold
 
 DANGERS = {
     "live wire": ["cable suelto", "cables sueltos", "cable pelado", "cables pelados", "live wire", "exposed wire", "downed wire", "fil dénudé", "fils dénudés", "câble arraché"],
@@ -15,11 +17,18 @@ DANGERS = {
 }
 
 
+_PATTERNS = {
+    reason: re.compile("|".join(rf"(?<![a-z0-9ñ]){re.escape(fold(p))}(?![a-z0-9ñ])" for p in phrases))
+    for reason, phrases in DANGERS.items()
+}
+
+
 def assess_priority(text: str) -> tuple[str, str | None]:
-    """("urgent", reason) when a danger is named, else ("normal", None)."""
+    """("urgent", reason) when a danger is named ("high" for a bare "danger"), else ("normal", None)."""
     folded = fold(text)
-    for reason, phrases in DANGERS.items():
-        hit = next((p for p in phrases if contains_phrase(folded, p)), None)
-        if hit:
+    for reason, pattern in _PATTERNS.items():
+        match = pattern.search(folded)
+        if match:
+            hit = next(p for p in DANGERS[reason] if fold(p) == match.group(0))
             return ("urgent" if reason != "danger" else "high", f"{reason}: '{hit}'")
     return "normal", None

@@ -18,7 +18,3 @@ def fold(text: str) -> str:
 def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
-
-def contains_phrase(folded_text: str, phrase: str) -> bool:
-    """Whole-word (or whole-phrase) match of `phrase` in already folded text."""
-    return re.search(rf"(?<![a-z0-9ñ]){re.escape(fold(phrase))}(?![a-z0-9ñ])", folded_text) is not None
