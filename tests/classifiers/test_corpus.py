@@ -14,8 +14,8 @@ def test_shipped_corpus_covers_every_category_in_every_language():
         assert len(mine) >= 300, lang
         counts = {code: sum(e.category == code for e in mine) for code in CODES | {NOT_A_REQUEST}}
         assert min(counts.values()) >= 20, (lang, counts)
-    texts = [e.text for e in examples]
-    assert len(texts) == len(set(texts)), "duplicate corpus lines"
+    pairs = [(e.lang, e.text) for e in examples]
+    assert len(pairs) == len(set(pairs)), "duplicate lines within a language"
 
 
 def test_jsonl_and_csv_are_read(tmp_path):

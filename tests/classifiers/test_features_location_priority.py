@@ -27,7 +27,7 @@ def test_gazetteer_ignores_case_accents_and_abbreviations():
 def test_danger_gives_a_readable_reason():
     assert assess_priority("hay un cable pelado colgando junto al parque") == ("urgent", "live wire: 'cable pelado'")
     assert assess_priority("ça sent le gaz, odeur de gaz rue Haute")[0] == "urgent"
-    assert assess_priority("Tree down across Elm Road, fallen tree blocking both lanes")[1] == "fallen tree: 'fallen tree'"
+    assert assess_priority("Tree down across Elm Road, blocking both lanes")[1] == "fallen tree: 'tree down'"
     assert assess_priority("la farola está apagada") == ("normal", None)
 
 
