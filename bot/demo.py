@@ -23,6 +23,8 @@ SCENARIO: list[tuple[str, str, str, str, dict[str, Any]]] = [
     ("telegram", "marie_dupont", "mention", "Dépôt sauvage de déchets et d'encombrants devant l'école, rue des Écoles 🤢", {"lang": "fr", "photo": True}),
     ("x", "pepe_vecino", "mention", "gracias ayuntamiento!! 👏", {}),
     ("x", "lola_martin", "public", "Otra vez el contenedor de basura desbordado en la plaza de la Iglesia #JunIncidencias", {}),
+    ("mastodon", "luc", "mention", "Bonjour, des tags partout sur le mur de la bibliothèque municipale, c'est moche 😕", {"lang": "fr"}),
+    ("mastodon", "sam", "dm", "Loud music from the bar on Plaza de España every night until 3am, can't sleep", {"lang": "en"}),
 ]
 STAFF_NOTE = "Hemos cambiado la bombilla."
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from bot.config import Config, channel_token
+from bot.config import Config, ConfigError, channel_token
 from channels.base import Channel
 
 SANDBOX_TOKEN = "sandbox-token"
@@ -35,7 +35,20 @@ def _x(cfg: Config, sandbox_url: str | None, media_dir: Path) -> Channel:
                     keywords=conf.keywords, media_dir=media_dir, **secrets)
 
 
-FACTORIES: dict[str, Callable[[Config, str | None, Path], Channel]] = {"telegram": _telegram, "x": _x}
+def _mastodon(cfg: Config, sandbox_url: str | None, media_dir: Path) -> Channel:
+    conf = cfg.channels["mastodon"]
+    token = SANDBOX_TOKEN if sandbox_url else channel_token(cfg, "mastodon")
+    base_url = sandbox_url or conf.base_url
+    if not base_url:
+        raise ConfigError("channels.mastodon.base_url: is required (the instance, e.g. https://mastodon.social)")
+    from channels.mastodon import MastodonChannel
+
+    return MastodonChannel(access_token=token, base_url=base_url.rstrip("/"), bot_username=conf.bot_username,
+                           hashtags=conf.hashtags, keywords=conf.keywords, visibility=conf.visibility,
+                           streaming=conf.streaming, media_dir=media_dir)
+
+
+FACTORIES: dict[str, Callable[[Config, str | None, Path], Channel]] = {"telegram": _telegram, "x": _x, "mastodon": _mastodon}
 
 
 def build_channels(cfg: Config, sandbox_url: str | None = None) -> dict[str, Channel]:
