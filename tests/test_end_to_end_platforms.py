@@ -67,3 +67,28 @@ def test_mentions_dms_and_hashtag_posts_round_trip(platform, sandbox, citybot):
     citybot("run", "--once")
     assert len(admin.get(f"/_sandbox/{platform}/sent").json()) == 4
     assert len(json.loads(citybot("tickets", "list", "--status", "all", "--json").stdout)) == 3
+
+
+def test_same_problem_on_two_channels_gets_a_reply_on_each(sandbox, citybot):
+    admin = httpx.Client(base_url=sandbox.url, timeout=10)
+    on_telegram = admin.post("/_sandbox/telegram/inbound", json={"user": "ana", "text": "La farola de la calle Real 12 está apagada", "kind": "dm"}).json()["id"]
+    on_mastodon = admin.post("/_sandbox/mastodon/inbound", json={"user": "ana", "text": "Farola apagada en la calle Real 12, sigue igual"}).json()["id"]
+    citybot("run", "--once")
+    first, second = sorted(json.loads(citybot("tickets", "list", "--json").stdout), key=lambda t: t["ref"])
+    citybot("tickets", "close", second["ref"], "--reason", "duplicate", "--of", first["ref"])
+    citybot("--as", "manolo", "tickets", "resolve", first["ref"])
+    citybot("run", "--once")
+    telegram = admin.get("/_sandbox/telegram/sent").json()
+    mastodon = admin.get("/_sandbox/mastodon/sent").json()
+    assert telegram[-1]["in_reply_to"] == on_telegram and first["ref"] in telegram[-1]["text"]
+    assert mastodon[-1]["in_reply_to"] == on_mastodon and first["ref"] in mastodon[-1]["text"]
+    assert json.loads(citybot("tickets", "show", first["ref"], "--json").stdout)["reports"] == 2
+
+
+def test_x_post_with_mention_and_hashtag_is_one_message(sandbox, citybot):
+    admin = httpx.Client(base_url=sandbox.url, timeout=10)
+    admin.post("/_sandbox/x/inbound", json={"user": "lola", "text": "Contenedor quemado en la plaza de España #JunIncidencias"}).raise_for_status()
+    citybot("run", "--once")
+    citybot("run", "--once")
+    assert len(json.loads(citybot("tickets", "list", "--json").stdout)) == 1
+    assert len(admin.get("/_sandbox/x/sent").json()) == 1
