@@ -1,8 +1,9 @@
-"""What the text classifier sees: folded words plus crude prefix stems.
+"""What the text classifier sees: folded words, crude prefix stems and character n-grams.
 
-No lemmatizer works offline on a blank pipeline, so each word also contributes its
-first STEM letters: "farolas", "farolillo" and "farola" share `farol`, and
-misspellings that keep the start of a word still count.
+No lemmatizer works offline on a blank pipeline, and citizens misspell. So each word also
+contributes its first STEM letters ("farolas", "farolillo" → `farol~`) and its character
+3- to 5-grams with word boundaries (`<fa`, `far`, ..., `as>`), which the bag-of-words
+model weighs like words. Measured in bench/classifier_quality.py.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import unicodedata
 from classifiers.text import fold
 
 STEM = 5
+CHAR_NGRAMS = (3, 4, 5)
 _TOKEN = re.compile(r"[a-z0-9ñ]+")
 
 
 def feature_text(text: str) -> str:
-    """Folded words, each followed by its stem when the word is longer than the stem."""
+    """Space-separated features for `text`; never empty."""
     out = [c for c in text if unicodedata.category(c) == "So"]  # emoji and symbols count too
     for word in _TOKEN.findall(fold(text)):
         if word.isdigit():
@@ -26,4 +28,8 @@ def feature_text(text: str) -> str:
         out.append(word)
         if len(word) > STEM:
             out.append(word[:STEM] + "~")
+        padded = f"<{word}>"
+        for n in CHAR_NGRAMS:
+            if len(padded) > n:
+                out.extend(padded[i:i + n] for i in range(len(padded) - n + 1))
     return " ".join(out) or "<empty>"

@@ -20,7 +20,7 @@ from classifiers.corpus import NOT_A_REQUEST, Example
 from classifiers.features import feature_text
 
 ARCHITECTURES = {
-    "bow": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 2, "no_output_layer": False, "length": 65536},
+    "bow": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 1, "no_output_layer": False, "length": 65536},
     "cnn": {
         "@architectures": "spacy.TextCatCNN.v2", "exclusive_classes": True,
         "tok2vec": {"@architectures": "spacy.HashEmbedCNN.v2", "pretrained_vectors": None, "width": 96, "depth": 2,
@@ -43,9 +43,9 @@ DEFAULT_ARCHITECTURE = "bow"
 @dataclass(frozen=True)
 class TrainSettings:
     architecture: str = DEFAULT_ARCHITECTURE
-    epochs: int = 12
+    epochs: int = 8
     dropout: float = 0.2
-    batch_size: int = 32
+    batch_size: int = 64
     seed: int = 13
 
 

@@ -4,8 +4,12 @@ from classifiers.location import Gazetteer, extract_location
 from classifiers.priority import assess_priority
 
 
-def test_features_fold_accents_and_add_stems():
-    assert feature_text("Las FAROLAS están apagadas 24 h") == "las farolas farol~ estan apagadas apaga~ <num> h"
+def test_features_fold_accents_and_add_stems_and_char_ngrams():
+    features = feature_text("Las FAROLAS están 24 h").split()
+    assert features[:3] == ["las", "<la", "las"]
+    assert "farolas" in features and "farol~" in features and "<far" in features and "olas>" in features
+    assert "estan" in features and "<num>" in features and "está" not in features
+    assert feature_text("👍") == "👍" and feature_text("") == "<empty>"
 
 
 def test_place_patterns_in_three_languages():
