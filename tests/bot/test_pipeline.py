@@ -62,7 +62,7 @@ def test_public_chatter_gets_no_reply(app):
 
 def test_low_confidence_goes_to_triage(app):
     app.cfg.classification.min_confidence = 0.999
-    out = pipeline(app).process(post("Hay un problema en la puerta del mercado, ¿pueden mirarlo?"))
+    out = pipeline(app).process(post("Hay un bache enorme en la puerta del mercado, ¿pueden mirarlo?"))
     [ticket] = rows(app, Ticket)
     assert out.action == "ticket" and ticket.status == "triage"
     assert ticket.assignee is None and ticket.department is None
