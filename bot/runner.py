@@ -121,9 +121,11 @@ class Runner:
             for name in self.channels:
                 if time.monotonic() < resume_at[name]:
                     continue
+                conf = self.app.cfg.channels[name]
                 try:
-                    timeout = self.app.cfg.channels[name].poll_timeout
-                    self.ingest(name, timeout, report)
+                    self.ingest(name, conf.poll_timeout, report)
+                    # Stay within the platform's request budget (X: 180 requests / 15 min).
+                    resume_at[name] = time.monotonic() + conf.poll_interval
                 except RateLimited as exc:
                     resume_at[name] = time.monotonic() + exc.retry_after
                 except ChannelError as exc:
@@ -133,8 +135,8 @@ class Runner:
             report.sent, report.dead = stats.sent, stats.dead
             if on_pass:
                 on_pass(report)
-            if not self.channels:
-                stop.wait(1)
+            if not self.channels or all(time.monotonic() < t for t in resume_at.values()):
+                stop.wait(min([1.0] + [max(0.0, t - time.monotonic()) for t in resume_at.values()]))
 
     def close(self) -> None:
         for channel in self.channels.values():
