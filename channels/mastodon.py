@@ -92,6 +92,7 @@ from channels.base import (
     SendResult,
     TransientError,
 )
+from channels.common import fitting_prefix, read_limited, write_atomically
 from channels.html_text import html_to_text
 
 log = logging.getLogger(__name__)
@@ -303,18 +304,6 @@ def status_length(text: str) -> int:
     return len(text) + sum(max(0, URL_LENGTH - len(m.group(0))) for m in _URL.finditer(text))
 
 
-def _fitting_prefix(text: str, limit: int) -> int:
-    """The longest prefix length whose status_length fits `limit` (binary search)."""
-    low, high = 0, len(text)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if status_length(text[:middle]) <= limit:
-            low = middle
-        else:
-            high = middle - 1
-    return low
-
-
 def split_status(text: str, limit: int) -> list[str]:
     """Split `text` into parts of at most `limit` (status_length).
 
@@ -330,7 +319,7 @@ def split_status(text: str, limit: int) -> list[str]:
         if status_length(text) <= limit:
             parts.append(text)
             break
-        fit = max(1, _fitting_prefix(text, limit))
+        fit = max(1, fitting_prefix(text, limit, status_length))
         cut = 0
         for separator in ("\n\n", "\n", " "):
             found = text.rfind(separator, 0, fit + 1)
@@ -889,18 +878,11 @@ class MastodonChannel:
             return target
         with self._files.get(url, timeout=self._request_timeout, stream=True) as response:
             response.raise_for_status()
-            data = bytearray()
-            for chunk in response.iter_content(64 * 1024):
-                data += chunk
-                if len(data) > MAX_DOWNLOAD_BYTES:
-                    raise ValueError("media file too large")
+            data = read_limited(response.iter_content(64 * 1024), MAX_DOWNLOAD_BYTES,
+                                "media file too large")
         if not data:
             raise ValueError("empty media file")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(target.suffix + ".part")
-        partial.write_bytes(bytes(data))
-        partial.replace(target)
-        return target
+        return write_atomically(target, data)
 
     # streaming
 

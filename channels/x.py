@@ -34,7 +34,6 @@ import logging
 import re
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -58,6 +57,9 @@ from channels.base import (
     SendResult,
     TransientError,
 )
+from channels.common import X_URL as _URL
+from channels.common import fitting_prefix, read_limited, write_atomically
+from channels.common import x_weighted_length as weighted_length
 
 log = logging.getLogger(__name__)
 
@@ -297,54 +299,6 @@ def build_query(hashtags: Sequence[str], keywords: Sequence[str],
 
 # -- length and splitting (pure) ------------------------------------------------
 
-_URL = re.compile(
-    r"https?://\S+|(?<![\w@.])(?:[a-z0-9-]+\.)+(?:com|org|net|es|fr|eu|gov|gob|info|io|cat|gal|eus)"
-    r"(?:/\S*)?(?!\w)",
-    re.IGNORECASE,
-)
-_LIGHT = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
-
-
-def weighted_length(text: str) -> int:
-    """An approximation of X's weighted length (twitter-text v3).
-
-    After NFC, a URL (or a bare domain with a common TLD) counts 23; Latin and most
-    punctuation count 1; CJK, other scripts and emoji count 2; an emoji sequence
-    (ZWJ, variation selector, skin tone) counts once.
-    """
-    text = unicodedata.normalize("NFC", text)
-    total, last = 0, 0
-    for match in _URL.finditer(text):
-        total += _plain_weight(text[last:match.start()]) + URL_WEIGHT
-        last = match.end()
-    return total + _plain_weight(text[last:])
-
-
-def _plain_weight(text: str) -> int:
-    total, in_emoji, joined = 0, False, False
-    for char in text:
-        cp = ord(char)
-        modifier = 0x1F3FB <= cp <= 0x1F3FF or 0xE0020 <= cp <= 0xE007F
-        if in_emoji and (cp in (0x200D, 0xFE0F, 0x20E3) or modifier or joined):
-            joined = cp == 0x200D  # the next emoji joins this one
-            continue
-        in_emoji = cp >= 0x1F000 or 0x2600 <= cp <= 0x27BF
-        joined = False
-        total += 1 if any(lo <= cp <= hi for lo, hi in _LIGHT) else 2
-    return total
-
-
-def _fitting_prefix(text: str, limit: int, measure: Callable[[str], int]) -> int:
-    """The longest prefix length whose measure is within `limit` (binary search)."""
-    low, high = 0, len(text)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if measure(text[:middle]) <= limit:
-            low = middle
-        else:
-            high = middle - 1
-    return low
-
 
 def _chunks(text: str, limit: int, measure: Callable[[str], int] = weighted_length) -> list[str]:
     """Cut `text` into pieces within `limit`, at a paragraph, line or word break if possible."""
@@ -354,7 +308,7 @@ def _chunks(text: str, limit: int, measure: Callable[[str], int] = weighted_leng
         if measure(text) <= limit:
             parts.append(text)
             break
-        fit = _fitting_prefix(text, limit, measure)
+        fit = fitting_prefix(text, limit, measure)
         cut = 0
         for separator in ("\n\n", "\n", " "):
             found = text.rfind(separator, 0, fit + 1)
@@ -813,16 +767,9 @@ class XChannel:
         auth = self._oauth1() if urlsplit(url).hostname == "ton.twitter.com" else None
         with self._media_session.get(url, stream=True, auth=auth) as response:
             response.raise_for_status()
-            data = bytearray()
-            for chunk in response.iter_content(64 * 1024):
-                data += chunk
-                if len(data) > MEDIA_MAX_BYTES:
-                    raise ValueError(f"media larger than {MEDIA_MAX_BYTES} bytes")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(target.suffix + ".part")
-        partial.write_bytes(bytes(data))
-        partial.replace(target)
-        return target
+            data = read_limited(response.iter_content(64 * 1024), MEDIA_MAX_BYTES,
+                                f"media larger than {MEDIA_MAX_BYTES} bytes")
+        return write_atomically(target, data)
 
     def _oauth1(self) -> Any:
         client = self._writer

@@ -7,8 +7,11 @@ the same way and answers 400 with `{"error": ...}` naming the first problem.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from channels.sandbox.web import Request, Response
 
 KINDS = ("mention", "dm", "public")
 FAULT_STATUSES = (429, 500, 503)
@@ -113,3 +116,21 @@ class Fault:
             return False
         self.count -= 1
         return True
+
+
+def dispatch(platform: str, routes: dict[tuple[str, str], Callable[[Request], Any]],
+             request: Request, action: str) -> Response:
+    """Serve `/_sandbox/{platform}/{action}` from `routes`, keyed by (method, action).
+
+    An action known under another method answers 405, an unknown one 404; the
+    handler's value is sent as JSON and an AdminError as its status and message.
+    """
+    handler = routes.get((request.method, action))
+    if handler is None:
+        if any(a == action for _, a in routes):
+            return Response.error(405, f"method {request.method} not allowed on {action}")
+        return Response.error(404, f"unknown {platform} admin action '{action}'")
+    try:
+        return Response.json(handler(request))
+    except AdminError as exc:
+        return Response.error(exc.status, str(exc))

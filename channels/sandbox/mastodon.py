@@ -72,6 +72,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from channels.sandbox.admin import AdminError, Fault, InboundPost
+from channels.sandbox.admin import dispatch as admin_dispatch
 from channels.sandbox.images import make_png, png_size
 from channels.sandbox.web import BadInput, Request, Response, Upload
 
@@ -774,15 +775,7 @@ class MastodonFake:
             ("GET", "stream"): lambda r: self._stream_state(),
             ("POST", "stream"): self._admin_stream,
         }
-        handler = routes.get((request.method, action))
-        if handler is None:
-            if any(a == action for _, a in routes):
-                return Response.error(405, f"method {request.method} not allowed on {action}")
-            return Response.error(404, f"unknown mastodon admin action '{action}'")
-        try:
-            return Response.json(handler(request))
-        except AdminError as exc:
-            return Response.error(exc.status, str(exc))
+        return admin_dispatch("mastodon", routes, request, action)
 
     def inbound(self) -> list[dict[str, Any]]:
         """The citizen posts made through the admin API, oldest first."""

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from channels.sandbox.admin import AdminError, Fault, InboundPost
+from channels.sandbox.admin import dispatch as admin_dispatch
 from channels.sandbox.images import make_png, png_size
 from channels.sandbox.web import BadInput, Request, Response, Upload
 
@@ -436,15 +437,7 @@ class TelegramFake:
             ("POST", "reset"): lambda r: self.reset() or {"ok": True},
             ("POST", "raw"): self._admin_raw,
         }
-        handler = routes.get((request.method, action))
-        if handler is None:
-            if any(a == action for _, a in routes):
-                return Response.error(405, f"method {request.method} not allowed on {action}")
-            return Response.error(404, f"unknown telegram admin action '{action}'")
-        try:
-            return Response.json(handler(request))
-        except AdminError as exc:
-            return Response.error(exc.status, str(exc))
+        return admin_dispatch("telegram", routes, request, action)
 
     def inbound(self) -> list[dict[str, Any]]:
         """The citizen posts made through the admin API, oldest first."""

@@ -53,7 +53,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from channels.common import X_URL as _URL
+from channels.common import x_weighted_length as weighted_length
 from channels.sandbox.admin import AdminError, Fault, InboundPost
+from channels.sandbox.admin import dispatch as admin_dispatch
 from channels.sandbox.images import make_png
 from channels.sandbox.web import BadInput, Request, Response
 
@@ -97,46 +100,6 @@ def create_fake() -> XFake:
 
 
 # -- text helpers ---------------------------------------------------------------
-
-_URL = re.compile(
-    r"https?://\S+|(?<![\w@.])(?:[a-z0-9-]+\.)+(?:com|org|net|es|fr|eu|gov|gob|info|io|cat|gal|eus)"
-    r"(?:/\S*)?(?!\w)",
-    re.IGNORECASE,
-)
-_JOINERS = {0x200D, 0xFE0F, 0x20E3}
-
-
-def _char_weight(cp: int) -> int:
-    """twitter-text v3: Latin, general punctuation etc. weigh 1, everything else 2."""
-    ranges = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
-    return 1 if any(lo <= cp <= hi for lo, hi in ranges) else 2
-
-
-def weighted_length(text: str) -> int:
-    """X's weighted length: NFC, URLs count 23, most non-Latin characters 2, an emoji 2.
-
-    An emoji sequence (ZWJ, variation selectors, skin tones, tags) counts once.
-    """
-    text = unicodedata.normalize("NFC", text)
-    total, last = 0, 0
-    for match in _URL.finditer(text):
-        total += _plain_weight(text[last:match.start()]) + URL_WEIGHT
-        last = match.end()
-    return total + _plain_weight(text[last:])
-
-
-def _plain_weight(text: str) -> int:
-    total, in_emoji, joined = 0, False, False
-    for char in text:
-        cp = ord(char)
-        modifier = 0x1F3FB <= cp <= 0x1F3FF or 0xE0020 <= cp <= 0xE007F
-        if in_emoji and (cp in _JOINERS or modifier or joined):
-            joined = cp == 0x200D
-            continue
-        in_emoji = cp >= 0x1F000 or 0x2600 <= cp <= 0x27BF
-        joined = False
-        total += _char_weight(cp)
-    return total
 
 
 def _fold(text: str) -> str:
@@ -937,15 +900,7 @@ class XFake:
             ("POST", "reset"): lambda r: self.reset() or {"ok": True},
             ("POST", "raw"): self._admin_raw,
         }
-        handler = routes.get((request.method, action))
-        if handler is None:
-            if any(a == action for _, a in routes):
-                return Response.error(405, f"method {request.method} not allowed on {action}")
-            return Response.error(404, f"unknown x admin action '{action}'")
-        try:
-            return Response.json(handler(request))
-        except AdminError as exc:
-            return Response.error(exc.status, str(exc))
+        return admin_dispatch("x", routes, request, action)
 
     def inbound(self) -> list[dict[str, Any]]:
         """The citizen posts made through the admin API, oldest first."""

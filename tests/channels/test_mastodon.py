@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 import traceback
 from datetime import timedelta
@@ -17,10 +16,14 @@ from channels.sandbox.images import make_png
 from channels.sandbox.mastodon import MastodonFake, account_id_for
 from channels.sandbox.server import SandboxServer
 from channels.mastodon import MastodonChannel
+from tests.channels.helpers import SandboxAdmin, free_port, only
 
 TOKEN = "SECRET-mastodon-adapter-token"
 BOT = "villajun"
 TAG = "#JunIncidencias"
+
+_admin = SandboxAdmin("mastodon")
+post, sent, fault = _admin.post, _admin.sent, _admin.fault
 
 
 def make_channel(url: str, tmp_path, **overrides) -> MastodonChannel:
@@ -37,37 +40,11 @@ def channel(sandbox, tmp_path):
     adapter.close()
 
 
-def post(client: httpx.Client, **body) -> str:
-    response = client.post("/_sandbox/mastodon/inbound", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()["id"]
-
-
-def sent(client: httpx.Client) -> list[dict]:
-    return client.get("/_sandbox/mastodon/sent").json()
-
-
-def fault(client: httpx.Client, **body) -> None:
-    assert client.post("/_sandbox/mastodon/faults", json=body).status_code == 200
-
-
-def only(channel: MastodonChannel, cursor: str | None = None):
-    result = channel.fetch(cursor)
-    (message,) = result.messages
-    return message
-
-
 def reply(message, text: str, key: str | None = "citybot-outbox-1", **extra) -> OutboundMessage:
     return OutboundMessage(channel="mastodon", recipient_id=message.author_id,
                            recipient_handle=message.author_handle, text=text,
                            conversation_id=message.conversation_id,
                            in_reply_to=message.external_id, idempotency_key=key, **extra)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until(predicate, limit: float = 10.0) -> None:

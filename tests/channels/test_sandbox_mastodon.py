@@ -16,9 +16,13 @@ from channels.html_text import html_to_text
 from channels.sandbox.images import make_png
 from channels.sandbox.mastodon import MastodonFake, account_id_for
 from channels.sandbox.server import SandboxServer
+from tests.channels.helpers import SandboxAdmin
 
 AUTH = {"Authorization": "Bearer sandbox-token"}
 BOT = "villajun"
+
+_admin = SandboxAdmin("mastodon")
+post, sent = _admin.post, _admin.sent
 
 
 @pytest.fixture
@@ -26,12 +30,6 @@ def fake(sandbox) -> MastodonFake:
     fake = sandbox.fakes["mastodon"]
     fake.heartbeat = 0.2
     return fake
-
-
-def post(client: httpx.Client, **body) -> str:
-    response = client.post("/_sandbox/mastodon/inbound", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()["id"]
 
 
 def api(client: httpx.Client, method: str, path: str, **kwargs) -> httpx.Response:
@@ -57,10 +55,6 @@ def links(response: httpx.Response) -> dict[str, dict[str, list[str]]]:
 
 def statuses_of(page: list[dict]) -> list[str]:
     return [n["status"]["id"] for n in page]
-
-
-def sent(client: httpx.Client) -> list[dict]:
-    return client.get("/_sandbox/mastodon/sent").json()
 
 
 def toot(client: httpx.Client, headers: dict | None = None, **form) -> httpx.Response:

@@ -13,9 +13,13 @@ from telegram import Update
 from channels.sandbox.images import make_png
 from channels.sandbox.server import SandboxServer
 from channels.sandbox.telegram import GROUP_CHAT_ID, TelegramFake, user_id_for
+from tests.channels.helpers import SandboxAdmin
 
 TOKEN = "123456:TEST-token"
 BOT = "citybot_demo_bot"
+
+_admin = SandboxAdmin("telegram")
+post = _admin.post
 
 
 def call(client: httpx.Client, method: str, **params) -> httpx.Response:
@@ -30,12 +34,6 @@ def result(client: httpx.Client, method: str, **params):
     body = response.json()
     assert body["ok"] is True
     return body["result"]
-
-
-def post(client: httpx.Client, **body) -> str:
-    response = client.post("/_sandbox/telegram/inbound", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()["id"]
 
 
 def updates(client: httpx.Client, **params) -> list[dict]:

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from channels.sandbox.x import BOT_USERNAME, XFake, dm_conversation_id, snowflake, user_id_for
+from tests.channels.helpers import SandboxAdmin
 
 BOT_ID = user_id_for(BOT_USERNAME)
 BEARER = {"Authorization": "Bearer app-token"}
@@ -15,11 +16,8 @@ OAUTH = {"Authorization": 'OAuth oauth_consumer_key="ck", oauth_nonce="n", '
                           'oauth_signature="sig", oauth_token="1-at"'}
 TWEET_FIELDS = "author_id,conversation_id,created_at,in_reply_to_user_id,referenced_tweets,geo,attachments,lang"
 
-
-def post(client: httpx.Client, **body) -> str:
-    response = client.post("/_sandbox/x/inbound", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()["id"]
+_admin = SandboxAdmin("x")
+post = _admin.post
 
 
 def api(client: httpx.Client, path: str, headers=BEARER, status: int = 200, **params) -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import traceback
@@ -20,6 +19,7 @@ from channels.base import (
 from channels.sandbox.images import make_png
 from channels.sandbox.telegram import GROUP_CHAT_ID, user_id_for
 from channels.telegram import TelegramChannel
+from tests.channels.helpers import SandboxAdmin, free_port, only
 
 TOKEN = "123456:SECRET-adapter-token"
 BOT = "citybot_demo_bot"
@@ -27,6 +27,9 @@ GROUP = str(GROUP_CHAT_ID)
 
 # PTB 22.x's own RetryAfter constructor warns about int vs timedelta; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+
+_admin = SandboxAdmin("telegram")
+post, sent, fault = _admin.post, _admin.sent, _admin.fault
 
 
 @pytest.fixture
@@ -43,36 +46,10 @@ def channel(sandbox, tmp_path):
     adapter.close()
 
 
-def post(client: httpx.Client, **body) -> str:
-    response = client.post("/_sandbox/telegram/inbound", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()["id"]
-
-
-def sent(client: httpx.Client) -> list[dict]:
-    return client.get("/_sandbox/telegram/sent").json()
-
-
-def fault(client: httpx.Client, **body) -> None:
-    assert client.post("/_sandbox/telegram/faults", json=body).status_code == 200
-
-
-def only(channel: TelegramChannel):
-    result = channel.fetch(None)
-    (message,) = result.messages
-    return message
-
-
 def reply(message, text: str, **extra) -> OutboundMessage:
     return OutboundMessage(channel="telegram", recipient_id=message.author_id, text=text,
                            conversation_id=message.conversation_id,
                            in_reply_to=message.external_id, **extra)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- fetch ----------------------------------------------------------------------

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import time
 import traceback
 from datetime import UTC
 
-import httpx
 import pytest
 
 from channels.base import OutboundMessage, PermanentError, RateLimited, TransientError
 from channels.sandbox.x import BOT_USERNAME, snowflake, user_id_for, weighted_length
 from channels.x import POLL_INTERVAL_HINT, XChannel
+from tests.channels.helpers import SandboxAdmin, free_port, only
 
 BOT, BOT_ID = BOT_USERNAME, user_id_for(BOT_USERNAME)
 SECRETS = {
@@ -24,6 +23,9 @@ SECRETS = {
     "access_token": f"{BOT_ID}-SECRET-access-token-mnop",
     "access_token_secret": "SECRET-access-secret-qrstuv",
 }
+
+_admin = SandboxAdmin("x")
+post, raw, sent, fault = _admin.post, _admin.raw, _admin.sent, _admin.fault
 
 
 def make(url: str, tmp_path, **overrides) -> XChannel:
@@ -40,43 +42,11 @@ def channel(sandbox, tmp_path):
     adapter.close()
 
 
-def post(client: httpx.Client, **body) -> str:
-    response = client.post("/_sandbox/x/inbound", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()["id"]
-
-
-def raw(client: httpx.Client, **body) -> str:
-    response = client.post("/_sandbox/x/raw", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()["id"]
-
-
-def sent(client: httpx.Client) -> list[dict]:
-    return client.get("/_sandbox/x/sent").json()
-
-
-def fault(client: httpx.Client, **body) -> None:
-    assert client.post("/_sandbox/x/faults", json=body).status_code == 200
-
-
-def only(channel: XChannel, cursor: str | None = None):
-    result = channel.fetch(cursor)
-    (message,) = result.messages
-    return message
-
-
 def reply(message, text: str, **extra) -> OutboundMessage:
     return OutboundMessage(channel="x", recipient_id=message.author_id, text=text,
                            conversation_id=message.conversation_id,
                            recipient_handle=message.author_handle,
                            in_reply_to=message.external_id, **extra)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- fetch ----------------------------------------------------------------------
