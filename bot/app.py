@@ -12,14 +12,13 @@ from bot.config import Config
 from bot.db import open_database, transaction
 from bot.models import Department, Staff
 from classifiers.base import Classifier
-from classifiers.loader import build_classifier
 
 
 @dataclass
 class App:
     cfg: Config
     engine: Engine
-    classifier: Classifier
+    classifier: Classifier | None
     clock: Clock
 
 
@@ -40,8 +39,16 @@ def sync_directory(engine: Engine, cfg: Config) -> None:
             session.add(row)
 
 
-def build_app(cfg: Config, clock: Clock | None = None, progress=None) -> App:
-    """Database migrated and staff synced; the classifier loaded (trained first if it never was)."""
+def build_app(cfg: Config, clock: Clock | None = None, progress=None, with_classifier: bool = True) -> App:
+    """Database migrated and staff synced; the classifier loaded (trained first if it never was).
+
+    Staff commands pass `with_classifier=False`: they never classify, so they skip loading the model.
+    """
     engine = open_database(cfg.resolved_database_url())
     sync_directory(engine, cfg)
-    return App(cfg, engine, build_classifier(cfg, progress), clock or Clock())
+    classifier = None
+    if with_classifier:
+        from classifiers.loader import build_classifier  # spaCy loads only when needed
+
+        classifier = build_classifier(cfg, progress)
+    return App(cfg, engine, classifier, clock or Clock())

@@ -54,19 +54,19 @@ def config() -> Config:
         fail(str(exc), 2)
 
 
-def build(cfg: Config):
+def build(cfg: Config, with_classifier: bool = True):
     from bot.app import build_app
     from bot.cli_classifier import first_use_progress
 
     try:
-        return build_app(cfg, progress=first_use_progress())
+        return build_app(cfg, progress=first_use_progress(), with_classifier=with_classifier)
     except Exception as exc:  # noqa: BLE001 - a bad database URL must read as one line, not a trace
         fail(f"database: {type(exc).__name__}: {exc}".splitlines()[0], 2)
 
 
 def service() -> TicketService:
     cfg = config()
-    application = build(cfg)
+    application = build(cfg, with_classifier=False)
     return TicketService(application.engine, cfg, application.clock, actor=State.actor or "staff")
 
 

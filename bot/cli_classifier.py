@@ -57,7 +57,7 @@ def train_command(
     extra = []
     if with_corrections:
         from bot.corrections import corrections
-        extra = corrections(cli.build(cfg).engine)
+        extra = corrections(cli.build(cfg, with_classifier=False).engine)
     try:
         examples = training_examples(cfg, data or [], extra)
     except CorpusError as exc:
