@@ -129,3 +129,14 @@ class ChannelCursor(SQLModel, table=True):
     channel: str = Field(primary_key=True, max_length=32)
     cursor: str | None = Field(default=None, max_length=256)
     updated_at: datetime
+
+
+class ReplyPart(SQLModel, table=True):
+    """Every platform post a delivered reply became (a long reply can be a thread of several)."""
+
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_replypart_channel_external"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    external_id: str = Field(max_length=128)
+    outbox_id: int = Field(foreign_key="outboxmessage.id", index=True)

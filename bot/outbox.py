@@ -19,7 +19,7 @@ from sqlmodel import select
 from bot.clock import Clock
 from bot.config import Config
 from bot.db import transaction
-from bot.models import OutboxMessage
+from bot.models import OutboxMessage, ReplyPart
 from channels.base import Channel, OutboundMessage, PermanentError, RateLimited
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,8 @@ class Delivery:
             else:
                 row.state = "sent"
                 row.external_id = result.external_id
+                for part in (result.external_id, *result.extra_ids):
+                    session.add(ReplyPart(channel=row.channel, external_id=part, outbox_id=row.id))
                 row.sent_at = now
                 row.attempts += 1
                 row.last_error = None

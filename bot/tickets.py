@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from bot.clock import Clock
 from bot.config import Config
 from bot.i18n import promised_date, status_name
-from bot.models import CLOSED_STATUSES, Citizen, Message, OutboxMessage, Staff, Ticket, TicketEvent
+from bot.models import CLOSED_STATUSES, Citizen, Message, OutboxMessage, ReplyPart, Staff, Ticket, TicketEvent
 
 
 def least_loaded_staff(session: Session, department: str) -> str | None:
@@ -124,10 +124,12 @@ def thread_ticket(session: Session, channel: str, external_id: str) -> Ticket | 
     message = session.exec(select(Message).where(Message.channel == channel, Message.external_id == external_id)).first()
     ticket_id = message.ticket_id if message else None
     if ticket_id is None:
-        reply = session.exec(
-            select(OutboxMessage).where(OutboxMessage.channel == channel, OutboxMessage.external_id == external_id)
+        # any part of one of our replies (a long reply may be a thread of several posts)
+        ticket_id = session.exec(
+            select(OutboxMessage.ticket_id)
+            .join(ReplyPart, ReplyPart.outbox_id == OutboxMessage.id)
+            .where(ReplyPart.channel == channel, ReplyPart.external_id == external_id)
         ).first()
-        ticket_id = reply.ticket_id if reply else None
     return session.get(Ticket, ticket_id) if ticket_id else None
 
 

@@ -22,9 +22,10 @@ class RecordingChannel:
     name = "telegram"
     capabilities = Capabilities(max_length=4096)
 
-    def __init__(self, posts=(), failures=()) -> None:
+    def __init__(self, posts=(), failures=(), parts: int = 1) -> None:
         self.posts = list(posts)
         self.failures = list(failures)
+        self.parts = parts  # how many posts each reply becomes (a thread on X)
         self.sent: list[OutboundMessage] = []
 
     def fetch(self, cursor, timeout=0):
@@ -36,7 +37,8 @@ class RecordingChannel:
         if self.failures:
             raise self.failures.pop(0)
         self.sent.append(message)
-        return SendResult(external_id=f"{message.conversation_id}:bot{len(self.sent)}")
+        first = f"{message.conversation_id}:bot{len(self.sent)}"
+        return SendResult(external_id=first, extra_ids=tuple(f"{first}.{n}" for n in range(2, self.parts + 1)))
 
     def close(self):
         pass

@@ -77,10 +77,10 @@ def test_reply_in_thread_is_a_followup_not_a_new_ticket(app):
     assert out.action == "followup" and out.ticket_ref == "JUN-1"
     assert len(rows(app, Ticket)) == 1
     # a reply to the bot's own acknowledgement counts too
-    with transaction(app.engine) as s:
-        ack = s.exec(select(OutboxMessage).where(OutboxMessage.purpose == "ack")).one()
-        ack.state, ack.external_id = "sent", "100:999"
-    out = p.process(post("y con agua dentro", in_reply_to="100:999"))
+    from bot.outbox import Delivery
+    from tests.helpers import RecordingChannel
+    Delivery(app.engine, app.cfg, {"telegram": RecordingChannel()}, app.clock).deliver_due()
+    out = p.process(post("y con agua dentro", in_reply_to="100:bot1"))
     assert out.ticket_ref == "JUN-1"
     assert [m.role for m in rows(app, Message)] == ["report", "followup", "followup"]
 
@@ -128,3 +128,13 @@ def test_danger_raises_priority_with_a_reason(app):
     pipeline(app).process(post("Cuidado: hay un cable suelto junto a la farola de la plaza"))
     [ticket] = rows(app, Ticket)
     assert ticket.priority == "urgent" and "live wire" in ticket.priority_reason
+
+
+def test_reply_to_a_later_part_of_a_threaded_reply_is_a_followup(app):
+    from bot.outbox import Delivery
+    from tests.helpers import RecordingChannel
+    first = post("Bache enorme en la calle Mayor")
+    pipeline(app).process(first)
+    Delivery(app.engine, app.cfg, {"telegram": RecordingChannel(parts=3)}, app.clock).deliver_due()
+    out = pipeline(app).process(post("sigue igual", in_reply_to="100:bot1.3"))
+    assert out.action == "followup" and out.ticket_ref == "JUN-1"
