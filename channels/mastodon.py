@@ -51,7 +51,6 @@ from __future__ import annotations
 import json
 import logging
 import mimetypes
-import queue
 import re
 import threading
 import time

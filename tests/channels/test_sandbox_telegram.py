@@ -52,7 +52,7 @@ def message_of(client: httpx.Client) -> dict:
 def test_get_me_accepts_form_json_and_query(client):
     assert result(client, "getMe")["username"] == BOT
     assert client.post(f"/bot{TOKEN}/getMe", json={}).json()["result"]["is_bot"] is True
-    assert client.get(f"/botany-token/getMe").json()["result"]["first_name"] == "Citybot"
+    assert client.get("/botany-token/getMe").json()["result"]["first_name"] == "Citybot"
     assert result(client, "deleteWebhook") is True
     assert result(client, "close") is True and result(client, "logOut") is True
 
