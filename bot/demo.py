@@ -91,9 +91,9 @@ def run_demo(cfg: Config, once: bool, out: Console, err: Console, build: Callabl
             posted = post_scenario(client)
             report = runner.run_once()
             show_outcomes(out, posted, report)
-            if not once:
-                return run_interactive(out, err, runner, sandbox.url)
             first = next(o.ticket_ref for o in report.outcomes if o.action == "ticket")
+            if not once:
+                return run_interactive(out, err, runner, sandbox.url, first)
             TicketService(app.engine, cfg, app.clock, actor="manolo").resolve(first, note=STAFF_NOTE)
             out.print(f"\nStaff resolved {first} (tickets resolve {first} --note ...). Delivering the status reply...\n")
             runner.run_once()
@@ -121,14 +121,14 @@ def show_outcomes(out: Console, posted: list[dict[str, Any]], report) -> None:
     out.print(f"{report.sent} acknowledgement(s) delivered, {report.pending} pending.")
 
 
-def run_interactive(out: Console, err: Console, runner: Runner, url: str) -> int:
+def run_interactive(out: Console, err: Console, runner: Runner, url: str, ref: str) -> int:
     out.print(
         f"\nThe bot keeps running. Play a citizen:\n"
         f"  • open {url}/ in a browser, or\n"
         f"  • curl -X POST {url}/_sandbox/telegram/inbound -H 'content-type: application/json' "
         "-d '{\"user\": \"rosa\", \"text\": \"hay un bache enorme en la calle Mayor\"}'\n"
         "Work the tickets from a second terminal in this folder:\n"
-        "  citybot tickets list\n  citybot tickets show JUN-1\n  citybot --as manolo tickets resolve JUN-1 --note 'Arreglado'\n"
+        f"  citybot tickets list\n  citybot tickets show {ref}\n  citybot --as manolo tickets resolve {ref} --note 'Arreglado'\n"
         "Ctrl-C stops."
     )
     stop = threading.Event()

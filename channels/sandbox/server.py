@@ -73,6 +73,19 @@ def _redact(path: str) -> str:
     return re.sub(r"/bot[^/]+", "/bot***", path)
 
 
+class _QuietHTTPServer(ThreadingHTTPServer):
+    """A client that hangs up mid-answer (a long poll at shutdown) is normal, not an error to print."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class SandboxServer:
     """The sandbox HTTP server. `start()` serves in a daemon thread; also a context manager.
 
@@ -89,8 +102,7 @@ class SandboxServer:
         self.fakes: dict[str, PlatformFake] = {
             f.name: f for f in (default_fakes() if fakes is None else fakes)
         }
-        self._httpd = ThreadingHTTPServer((host, port), _Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _QuietHTTPServer((host, port), _Handler)
         self._httpd.sandbox = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
 
