@@ -134,3 +134,40 @@ def dispatch(platform: str, routes: dict[tuple[str, str], Callable[[Request], An
         return Response.json(handler(request))
     except AdminError as exc:
         return Response.error(exc.status, str(exc))
+
+
+class ContractAdmin:
+    """The admin API every fake serves alike: the contract's routes over its `_inbound`/`_sent` records.
+
+    A fake sets `name`, `_inbound`, `_sent` and `_records_lock` (its state lock), implements
+    `_admin_inbound`, `_admin_faults`, `_admin_raw` and `reset`, and may add routes in
+    `_extra_admin_routes`.
+    """
+
+    name: str
+
+    def admin(self, action: str, request: Request) -> Response:
+        """Serve `/_sandbox/{name}/{action}`."""
+        routes = {
+            ("POST", "inbound"): self._admin_inbound,
+            ("GET", "inbound"): lambda r: self.inbound(),
+            ("GET", "sent"): lambda r: self.sent(),
+            ("POST", "faults"): self._admin_faults,
+            ("POST", "reset"): lambda r: self.reset() or {"ok": True},
+            ("POST", "raw"): self._admin_raw,
+            **self._extra_admin_routes(),
+        }
+        return dispatch(self.name, routes, request, action)
+
+    def _extra_admin_routes(self) -> dict[tuple[str, str], Callable[[Request], Any]]:
+        return {}
+
+    def inbound(self) -> list[dict[str, Any]]:
+        """The citizen posts made through the admin API, oldest first."""
+        with self._records_lock:
+            return [dict(r) for r in self._inbound]
+
+    def sent(self) -> list[dict[str, Any]]:
+        """Everything the bot posted, oldest first."""
+        with self._records_lock:
+            return [dict(r) for r in self._sent]

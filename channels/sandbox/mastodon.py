@@ -72,7 +72,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from channels.sandbox.admin import AdminError, Fault, InboundPost
-from channels.sandbox.admin import dispatch as admin_dispatch
+from channels.sandbox.admin import ContractAdmin
 from channels.sandbox.images import make_png, png_size
 from channels.sandbox.web import BadInput, Request, Response, Upload
 
@@ -217,7 +217,7 @@ def _hashtags(text: str) -> list[str]:
     return list(seen.values())
 
 
-class MastodonFake:
+class MastodonFake(ContractAdmin):
     """The Mastodon platform fake. See the module docstring for what it serves."""
 
     name = "mastodon"
@@ -238,6 +238,7 @@ class MastodonFake:
         self.heartbeat = heartbeat
         self.idempotency_seconds = idempotency_seconds
         self._cond = threading.Condition(threading.Lock())
+        self._records_lock = self._cond
         self._last_id = 0
         self._closed = False
         self._epoch = 0  # bumped by reset: open streams end
@@ -763,29 +764,8 @@ class MastodonFake:
 
     # -- admin API ------------------------------------------------------------------
 
-    def admin(self, action: str, request: Request) -> Response:
-        """Serve `/_sandbox/mastodon/{action}`."""
-        routes = {
-            ("POST", "inbound"): self._admin_inbound,
-            ("GET", "inbound"): lambda r: self.inbound(),
-            ("GET", "sent"): lambda r: self.sent(),
-            ("POST", "faults"): self._admin_faults,
-            ("POST", "reset"): lambda r: self.reset() or {"ok": True},
-            ("POST", "raw"): self._admin_raw,
-            ("GET", "stream"): lambda r: self._stream_state(),
-            ("POST", "stream"): self._admin_stream,
-        }
-        return admin_dispatch("mastodon", routes, request, action)
-
-    def inbound(self) -> list[dict[str, Any]]:
-        """The citizen posts made through the admin API, oldest first."""
-        with self._cond:
-            return [dict(r) for r in self._inbound]
-
-    def sent(self) -> list[dict[str, Any]]:
-        """Everything the bot posted, oldest first (text is the plain text it posted)."""
-        with self._cond:
-            return [dict(r) for r in self._sent]
+    def _extra_admin_routes(self):
+        return {("GET", "stream"): lambda r: self._stream_state(), ("POST", "stream"): self._admin_stream}
 
     def _admin_inbound(self, request: Request) -> dict[str, Any]:
         post = InboundPost.from_json(request.json())

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from channels.sandbox.admin import AdminError, Fault, InboundPost
-from channels.sandbox.admin import dispatch as admin_dispatch
+from channels.sandbox.admin import ContractAdmin
 from channels.sandbox.images import make_png, png_size
 from channels.sandbox.web import BadInput, Request, Response, Upload
 
@@ -133,7 +133,7 @@ def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() in ("true", "1")
 
 
-class TelegramFake:
+class TelegramFake(ContractAdmin):
     """The Telegram platform fake. `bot_username` is what getMe reports."""
 
     name = "telegram"
@@ -155,6 +155,7 @@ class TelegramFake:
         }
         self.group_chat = {"id": GROUP_CHAT_ID, "type": "supergroup", "title": group_title}
         self._cond = threading.Condition(threading.Lock())
+        self._records_lock = self._cond
         self._next_update_id = self._next_message_id = int(time.time() * 1000)
         self._closed = False
         self._chats: dict[int, dict[str, Any]] = {GROUP_CHAT_ID: self.group_chat}
@@ -426,28 +427,6 @@ class TelegramFake:
         return sizes
 
     # -- admin API -------------------------------------------------------------
-
-    def admin(self, action: str, request: Request) -> Response:
-        """Serve `/_sandbox/telegram/{action}`."""
-        routes = {
-            ("POST", "inbound"): self._admin_inbound,
-            ("GET", "inbound"): lambda r: self.inbound(),
-            ("GET", "sent"): lambda r: self.sent(),
-            ("POST", "faults"): self._admin_faults,
-            ("POST", "reset"): lambda r: self.reset() or {"ok": True},
-            ("POST", "raw"): self._admin_raw,
-        }
-        return admin_dispatch("telegram", routes, request, action)
-
-    def inbound(self) -> list[dict[str, Any]]:
-        """The citizen posts made through the admin API, oldest first."""
-        with self._cond:
-            return [dict(r) for r in self._inbound]
-
-    def sent(self) -> list[dict[str, Any]]:
-        """Everything the bot posted, oldest first."""
-        with self._cond:
-            return [dict(r) for r in self._sent]
 
     def _admin_inbound(self, request: Request) -> dict[str, Any]:
         post = InboundPost.from_json(request.json())

@@ -56,7 +56,7 @@ from typing import Any
 from channels.common import X_URL as _URL
 from channels.common import x_weighted_length as weighted_length
 from channels.sandbox.admin import AdminError, Fault, InboundPost
-from channels.sandbox.admin import dispatch as admin_dispatch
+from channels.sandbox.admin import ContractAdmin
 from channels.sandbox.images import make_png
 from channels.sandbox.web import BadInput, Request, Response
 
@@ -425,7 +425,7 @@ def _untoken(prefix: str, params: dict[str, str], key: str) -> int | None:
                        key, value) from None
 
 
-class XFake:
+class XFake(ContractAdmin):
     """The X platform fake. `bot_username` is the account the bot's credentials act as."""
 
     name = "x"
@@ -438,6 +438,7 @@ class XFake:
                          "created_at": "2012-03-01T09:00:00.000Z", "verified": False,
                          "protected": False}
         self._lock = threading.Lock()
+        self._records_lock = self._lock
         self._last_id = 0
         self._clear()
         self._routes: list[tuple[str, re.Pattern[str], str, bool, Callable[..., Any]]] = [
@@ -889,28 +890,6 @@ class XFake:
         return event
 
     # -- admin API --------------------------------------------------------------------
-
-    def admin(self, action: str, request: Request) -> Response:
-        """Serve `/_sandbox/x/{action}`."""
-        routes = {
-            ("POST", "inbound"): self._admin_inbound,
-            ("GET", "inbound"): lambda r: self.inbound(),
-            ("GET", "sent"): lambda r: self.sent(),
-            ("POST", "faults"): self._admin_faults,
-            ("POST", "reset"): lambda r: self.reset() or {"ok": True},
-            ("POST", "raw"): self._admin_raw,
-        }
-        return admin_dispatch("x", routes, request, action)
-
-    def inbound(self) -> list[dict[str, Any]]:
-        """The citizen posts made through the admin API, oldest first."""
-        with self._lock:
-            return [dict(r) for r in self._inbound]
-
-    def sent(self) -> list[dict[str, Any]]:
-        """Everything the bot posted (tweets and DMs), oldest first."""
-        with self._lock:
-            return [dict(r) for r in self._sent]
 
     def _admin_inbound(self, request: Request) -> dict[str, Any]:
         post = InboundPost.from_json(request.json())
