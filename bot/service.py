@@ -20,8 +20,8 @@ from bot.db import transaction
 from bot.i18n import close_reason
 from bot.models import CLOSE_REASONS, CLOSED_STATUSES, TICKET_STATUSES, Citizen, Message, OutboxMessage, Staff, Ticket, TicketEvent
 from bot.tickets import (
-    find_ticket, first_report_per_citizen, iso, least_loaded_staff, notify_reporters, overdue_filter,
-    queue_reply, record_event, render, sla_deadline, ticket_json,
+    find_ticket, iso, least_loaded_staff, notify_reporters, overdue_filter,
+    record_event, sla_deadline, ticket_json,
 )
 
 
@@ -150,7 +150,9 @@ class TicketService:
                 ticket.duplicate_of = target.id
             ticket.status = "closed"
             ticket.closed_reason = reason
-            sent = self._notify_closed(session, ticket, reason, target.ref if target else None)
+            of_ref = target.ref if target else None
+            sent = notify_reporters(session, self.cfg, self.clock, ticket, "closed", "closed",
+                                    localized=lambda lang: {"note": close_reason(reason, lang, of_ref)})
             self._touch(session, ticket, "closed", public=True, reason=reason, of=target.ref if target else None, recipients=sent)
             return ticket_json(session, ticket)
 
@@ -185,15 +187,6 @@ class TicketService:
             return ticket_json(session, ticket)
 
     # -- helpers -----------------------------------------------------------------
-    def _notify_closed(self, session: Session, ticket: Ticket, reason: str, of: str | None) -> int:
-        count = 0
-        for message, citizen in first_report_per_citizen(session, ticket):
-            lang = citizen.language or ticket.language or self.cfg.city.language
-            text = render(self.cfg, "closed", lang, ticket, note=close_reason(reason, lang, of))
-            queue_reply(session, self.clock, message, citizen, text, "closed", ticket)
-            count += 1
-        return count
-
     def _touch(self, session: Session, ticket: Ticket, kind: str, public: bool = False, text: str | None = None, **data: Any) -> None:
         ticket.updated_at = self.clock.now()
         record_event(session, self.clock, ticket, self.actor, kind, public=public, text=text, **data)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -89,12 +89,16 @@ def queue_reply(session: Session, clock: Clock, message: Message, citizen: Citiz
     return row
 
 
-def notify_reporters(session: Session, cfg: Config, clock: Clock, ticket: Ticket, template: str, purpose: str, media: list[str] | None = None, **fields: str) -> int:
-    """Queue `template` to every citizen who reported `ticket`, each in their own language and thread."""
+def notify_reporters(session: Session, cfg: Config, clock: Clock, ticket: Ticket, template: str, purpose: str,
+                     media: list[str] | None = None, localized: Callable[[str], dict[str, str]] | None = None, **fields: str) -> int:
+    """Queue `template` to every citizen who reported `ticket`, each in their own language and thread.
+
+    `localized(lang)` adds fields whose wording depends on the reader's language.
+    """
     count = 0
     for message, citizen in first_report_per_citizen(session, ticket):
         lang = citizen.language or ticket.language or cfg.city.language
-        text = render(cfg, template, lang, ticket, **fields)
+        text = render(cfg, template, lang, ticket, **fields, **(localized(lang) if localized else {}))
         queue_reply(session, clock, message, citizen, text, purpose, ticket, media)
         count += 1
     return count
