@@ -36,6 +36,9 @@ class City(Strict):
     default_language: str | None = None
     timezone: str = "UTC"
     streets: list[str] = []
+    # Public holidays come from the `holidays` package: ISO country code and subdivision (e.g. ES, AN).
+    country: str | None = None
+    region: str | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -61,13 +64,21 @@ class Department(Strict):
     code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name: str
     staff: list[StaffMember] = []
+    # Who gets overdue escalations; the first staff member when unset.
+    head: str | None = None
+
+    @property
+    def head_name(self) -> str | None:
+        return self.head or (self.staff[0].name if self.staff else None)
 
 
 class Category(Strict):
     code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     names: dict[str, str]
     department: str
-    sla_hours: float = Field(gt=0)
+    # The promise: `sla_hours` counts office hours on the city's calendar, `sla_days` counts calendar days.
+    sla_hours: float | None = Field(default=None, gt=0)
+    sla_days: float | None = Field(default=None, gt=0)
     keywords: dict[str, list[str]] = {}
 
 
@@ -87,6 +98,10 @@ class ChannelConfig(Strict):
     keywords: list[str] = []
     poll_timeout: float = Field(default=1.0, ge=0, le=50)
     poll_interval: float = Field(default=0.0, ge=0, description="Least seconds between two fetches.")
+    # The language of public posts (digests) on this channel; the city's language when unset.
+    language: str | None = None
+    # Telegram only: the chat or channel (@name or id) where public digests go; none when unset.
+    digest_chat: str | None = None
     # Mastodon only.
     visibility: Literal["public", "unlisted", "private", "direct"] = "unlisted"
     streaming: bool = False
@@ -99,6 +114,50 @@ class Classification(Strict):
     models_dir: str = "models"
     architecture: Literal["bow", "cnn", "ensemble"] = "bow"
     reply_to_non_requests: bool = True
+
+
+class Sla(Strict):
+    """The business calendar promises are computed on (the city's time zone)."""
+
+    # Office hours per weekday, "HH:MM-HH:MM"; a day left out is closed.
+    office_hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], str] = {
+        "mon": "09:00-14:00", "tue": "09:00-14:00", "wed": "09:00-14:00", "thu": "09:00-14:00", "fri": "09:00-14:00",
+    }
+    # The SLA is multiplied by the factor of the ticket's priority.
+    priority_factors: dict[Literal["low", "normal", "high", "urgent"], float] = {"low": 1.0, "normal": 1.0, "high": 0.5, "urgent": 0.25}
+
+
+class Digests(Strict):
+    """Cron expressions (5 fields, the city's time zone) for the scheduled digests."""
+
+    daily: str | None = "0 20 * * *"
+    weekly: str | None = "0 9 * * mon"
+    staff: str | None = "0 8 * * mon-fri"
+    oldest_items: int = Field(default=5, ge=0)
+
+
+class Followups(Strict):
+    """After resolution, ask the reporters "is it fixed?"; `after_days: null` turns it off."""
+
+    after_days: float | None = Field(default=3, gt=0)
+
+
+class Scheduler(Strict):
+    enabled: bool = True
+    misfire_grace_seconds: int = Field(default=3600, ge=1)
+    # How often overdue escalation and follow-ups are checked.
+    check_every_minutes: float = Field(default=10, gt=0)
+    # The leader's lease on SQLite; it renews it well before it ends.
+    lease_seconds: float = Field(default=60, ge=5)
+
+
+class Privacy(Strict):
+    # Personal data of tickets closed more than this many days ago is purged; null keeps it.
+    retention_days: int | None = Field(default=None, ge=1)
+    # `citizens forget` keeps the messages' text, anonymised, when true; deletes it when false.
+    keep_text_on_forget: bool = True
+    # More new tickets than this from one citizen within an hour go to triage, not to staff.
+    max_tickets_per_hour: int = Field(default=10, ge=1)
 
 
 class Delivery(Strict):
@@ -117,6 +176,11 @@ class Config(Strict):
     templates: dict[str, dict[str, str]]
     classification: Classification = Classification()
     delivery: Delivery = Delivery()
+    sla: Sla = Sla()
+    digests: Digests = Digests()
+    followups: Followups = Followups()
+    scheduler: Scheduler = Scheduler()
+    privacy: Privacy = Privacy()
 
     # Where the file was read from; the default SQLite database lives beside it.
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -172,9 +236,14 @@ def _check_references(cfg: Config) -> None:
         raise ConfigError(f"departments: staff name '{dup}' appears more than once")
     if cfg.city.default_language and cfg.city.default_language not in cfg.city.languages:
         raise ConfigError(f"city.default_language: '{cfg.city.default_language}' is not in city.languages")
+    for i, dept in enumerate(cfg.departments):
+        if dept.head and dept.head not in [s.name for s in dept.staff]:
+            raise ConfigError(f"departments[{i}].head: '{dept.head}' is not on this department's staff")
     for i, cat in enumerate(cfg.categories):
         if cat.department not in dept_codes:
             raise ConfigError(f"categories[{i}].department: '{cat.department}' is not a department")
+        if (cat.sla_hours is None) == (cat.sla_days is None):
+            raise ConfigError(f"categories[{i}]: give exactly one of sla_hours (office hours) or sla_days (calendar days)")
         for lang in cfg.city.languages:
             if lang not in cat.names:
                 raise ConfigError(f"categories[{i}].names: no name in '{lang}' (city.languages lists it)")

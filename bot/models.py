@@ -15,6 +15,7 @@ TICKET_STATUSES = ("new", "triage", "open", "in_progress", "resolved", "closed")
 CLOSED_STATUSES = ("resolved", "closed")
 CLOSE_REASONS = ("duplicate", "not_ours", "invalid")
 OUTBOX_STATES = ("pending", "sent", "dead")
+OUTBOX_AUDIENCES = ("citizen", "staff", "public")
 PRIORITIES = ("low", "normal", "high", "urgent")
 
 
@@ -63,6 +64,12 @@ class Ticket(SQLModel, table=True):
     resolved_at: datetime | None = None
     closed_reason: str | None = Field(default=None, max_length=32)
     duplicate_of: int | None = Field(default=None, foreign_key="ticket.id")
+    # Set once when the overdue ticket was escalated to its department head.
+    escalated_at: datetime | None = None
+    # Set once when the reporters were asked "is it fixed?" after resolution.
+    followup_asked_at: datetime | None = None
+    # The reporters' latest answer to that question: True fixed, False not fixed, None no answer.
+    fixed_confirmed: bool | None = None
 
 
 class Message(SQLModel, table=True):
@@ -114,6 +121,10 @@ class OutboxMessage(SQLModel, table=True):
     text: str
     media: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     purpose: str = Field(max_length=32)
+    # citizen: a reply in a citizen's thread; staff: a DM to an employee; public: a post to everyone.
+    audience: str = Field(default="citizen", max_length=16)
+    # Telegram inline keyboard: [[label, callback data], ...]; other platforms ignore it.
+    buttons: list[list[str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
     message_id: int | None = Field(default=None, foreign_key="message.id")
     state: str = Field(default="pending", index=True, max_length=16)
@@ -123,6 +134,9 @@ class OutboxMessage(SQLModel, table=True):
     external_id: str | None = Field(default=None, index=True, max_length=128)
     created_at: datetime
     sent_at: datetime | None = None
+    # A deliverer claims a row until `lease_until`; another may take it only after that.
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = None
 
 
 class ChannelCursor(SQLModel, table=True):
@@ -140,3 +154,38 @@ class ReplyPart(SQLModel, table=True):
     channel: str = Field(max_length=32)
     external_id: str = Field(max_length=128)
     outbox_id: int = Field(foreign_key="outboxmessage.id", index=True)
+
+
+class DigestRun(SQLModel, table=True):
+    """One digest posted (or being posted) for one period and target. The unique key makes jobs idempotent.
+
+    `kind` is daily|weekly|staff; `period` e.g. 2026-11-26 or 2026-W48; `target` a channel name or `staff:NAME`.
+    """
+
+    __table_args__ = (UniqueConstraint("kind", "period", "target", name="uq_digestrun_kind_period_target"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    period: str = Field(max_length=32)
+    target: str = Field(max_length=96)
+    created_at: datetime
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Lease(SQLModel, table=True):
+    """A named lock held by one process until `expires_at` (scheduler leader, a channel's cursor)."""
+
+    name: str = Field(primary_key=True, max_length=96)
+    holder: str = Field(max_length=128)
+    expires_at: datetime
+
+
+class QuarantinedPayload(SQLModel, table=True):
+    """A platform payload that could not be parsed or processed, kept raw for staff to look at."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    external_id: str | None = Field(default=None, max_length=128)
+    error: str
+    raw: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime

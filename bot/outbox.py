@@ -74,6 +74,7 @@ class Delivery:
                 channel=row.channel, recipient_id=row.recipient_id, text=row.text,
                 conversation_id=row.conversation_id, recipient_handle=row.recipient_handle,
                 in_reply_to=row.in_reply_to, media_paths=tuple(row.media), idempotency_key=f"citybot-outbox-{row.id}",
+                public=row.audience == "public", buttons=tuple((label, data) for label, data in row.buttons),
             )
             now = self.clock.now()
             try:

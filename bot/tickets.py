@@ -31,7 +31,10 @@ def least_loaded_staff(session: Session, department: str) -> str | None:
 def sla_deadline(cfg: Config, ticket: Ticket) -> None:
     """Set `expected_at` from the category's SLA (triage's when there is no category)."""
     category = cfg.category(ticket.category) if ticket.category else None
-    hours = category.sla_hours if category and ticket.status != "triage" else cfg.classification.triage_sla_hours
+    if category and ticket.status != "triage":
+        hours = category.sla_hours if category.sla_hours is not None else category.sla_days * 24
+    else:
+        hours = cfg.classification.triage_sla_hours
     ticket.expected_at = ticket.created_at + timedelta(hours=hours)
 
 
@@ -84,6 +87,45 @@ def queue_reply(session: Session, clock: Clock, message: Message, citizen: Citiz
         message_id=message.id,
         next_attempt_at=clock.now(),
         created_at=clock.now(),
+    )
+    session.add(row)
+    return row
+
+
+def staff_handle(cfg: Config, staff_name: str, channels: tuple[str, ...] = ("telegram", "x", "mastodon")) -> tuple[str, str] | None:
+    """(channel, handle) where `staff_name` can be reached by DM: the first enabled channel with a handle."""
+    member = next((s for d in cfg.departments for s in d.staff if s.name == staff_name), None)
+    if member is None:
+        return None
+    enabled = cfg.enabled_channels()
+    for channel in channels:
+        if channel in enabled and member.handles.get(channel):
+            return channel, member.handles[channel]
+    return None
+
+
+def queue_staff_dm(session: Session, cfg: Config, clock: Clock, staff_name: str, text: str, purpose: str,
+                   ticket: Ticket | None = None, media: list[str] | None = None, buttons: list[list[str]] | None = None) -> OutboxMessage | None:
+    """A DM to a staff member on their first reachable channel, or None when they have no channel."""
+    target = staff_handle(cfg, staff_name)
+    if target is None:
+        return None
+    channel, handle = target
+    row = OutboxMessage(
+        channel=channel, recipient_id=handle, recipient_handle=None, conversation_id=handle, text=text,
+        media=media or [], buttons=buttons or [], purpose=purpose, audience="staff",
+        ticket_id=ticket.id if ticket else None, next_attempt_at=clock.now(), created_at=clock.now(),
+    )
+    session.add(row)
+    return row
+
+
+def queue_public_post(session: Session, clock: Clock, channel: str, text: str, purpose: str,
+                      target: str = "", media: list[str] | None = None) -> OutboxMessage:
+    """A post to everyone on `channel` (Telegram: to the chat `target`). No citizen is named or mentioned."""
+    row = OutboxMessage(
+        channel=channel, recipient_id=target, conversation_id=target or None, text=text, media=media or [],
+        purpose=purpose, audience="public", next_attempt_at=clock.now(), created_at=clock.now(),
     )
     session.add(row)
     return row

@@ -70,6 +70,10 @@ class OutboundMessage:
     in_reply_to: str | None = None
     media_paths: tuple[str, ...] = ()
     idempotency_key: str | None = None
+    # A post to everyone (a digest): no mention, no thread; `recipient_id` is then the target chat, if any.
+    public: bool = False
+    # Telegram inline keyboard, one row: ((label, callback data), ...). Other platforms ignore it.
+    buttons: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
