@@ -18,8 +18,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session", autouse=True)
 def shared_model_cache(tmp_path_factory):
-    """Train the shipped model once per test session, not once per test."""
-    os.environ["CITYBOT_MODEL_CACHE"] = str(tmp_path_factory.mktemp("models"))
+    """Train the shipped model once per test session, not once per test.
+
+    CITYBOT_TEST_MODEL_CACHE (optional) keeps that model across sessions while developing.
+    """
+    os.environ["CITYBOT_MODEL_CACHE"] = os.environ.get("CITYBOT_TEST_MODEL_CACHE") or str(tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture
