@@ -42,15 +42,21 @@ class State:
 
 
 def fail(message: str, code: int = 1) -> None:
-    err.print(f"error: {message}")
+    from bot.redaction import redact
+
+    err.print(f"error: {redact(message)}")
     raise typer.Exit(code)
 
 
 def config() -> Config:
+    from bot import redaction
+
     try:
-        return load_config(State.config_path)
+        cfg = load_config(State.config_path)
     except ConfigError as exc:
         fail(str(exc), 2)
+    redaction.install(cfg)
+    return cfg
 
 
 def build(cfg: Config, with_classifier: bool = True):
@@ -246,6 +252,9 @@ def tickets_recategorize(ref: str, code: str, as_json: bool = typer.Option(False
 from bot.cli_classifier import classifier_app, classify_command  # noqa: E402
 
 app.add_typer(classifier_app, name="classifier")
+from bot.cli_citizens import citizens_app  # noqa: E402
+
+app.add_typer(citizens_app, name="citizens")
 app.command("classify")(classify_command)
 
 
