@@ -8,12 +8,15 @@ Secrets never live in the file: each credential names an environment variable.
 from __future__ import annotations
 
 import os
+import re
+from datetime import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 CONFIG_ENV = "CITYBOT_CONFIG"
 DATABASE_ENV = "CITYBOT_DATABASE_URL"
@@ -47,6 +50,26 @@ class City(Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"'{value}' is not a known time zone") from None
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        if value is not None and value not in holidays.list_supported_countries():
+            raise ValueError(f"'{value}' is not a country the holidays package knows (ISO 3166 code, e.g. ES)")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        country = info.data.get("country")
+        if country is None:
+            raise ValueError("needs city.country")
+        regions = holidays.list_supported_countries()[country]
+        if value not in regions:
+            raise ValueError(f"'{value}' is not a region of {country} (known: {', '.join(regions)})")
         return value
 
     @property
@@ -116,15 +139,46 @@ class Classification(Strict):
     reply_to_non_requests: bool = True
 
 
+_SPAN = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
+
+
+def office_span(value: str) -> tuple[time, time]:
+    """Parse "HH:MM-HH:MM" into (opens, closes); ValueError unless it opens before it closes."""
+    match = _SPAN.match(value)
+    if not match:
+        raise ValueError(f"'{value}' is not HH:MM-HH:MM")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+        raise ValueError(f"'{value}' is not HH:MM-HH:MM (hours 00-23, minutes 00-59)")
+    opens, closes = time(h1, m1), time(h2, m2)
+    if opens >= closes:
+        raise ValueError(f"'{value}' closes before it opens")
+    return opens, closes
+
+
+def _check_span(value: str) -> str:
+    office_span(value)
+    return value
+
+
 class Sla(Strict):
     """The business calendar promises are computed on (the city's time zone)."""
 
     # Office hours per weekday, "HH:MM-HH:MM"; a day left out is closed.
-    office_hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], str] = {
+    office_hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], Annotated[str, AfterValidator(_check_span)]] = {
         "mon": "09:00-14:00", "tue": "09:00-14:00", "wed": "09:00-14:00", "thu": "09:00-14:00", "fri": "09:00-14:00",
     }
     # The SLA is multiplied by the factor of the ticket's priority.
-    priority_factors: dict[Literal["low", "normal", "high", "urgent"], float] = {"low": 1.0, "normal": 1.0, "high": 0.5, "urgent": 0.25}
+    priority_factors: dict[Literal["low", "normal", "high", "urgent"], Annotated[float, Field(gt=0)]] = {
+        "low": 1.0, "normal": 1.0, "high": 0.5, "urgent": 0.25,
+    }
+
+    @field_validator("office_hours")
+    @classmethod
+    def _some_day_open(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("no day is open; give office hours for at least one weekday")
+        return value
 
 
 class Digests(Strict):

@@ -19,7 +19,9 @@ CLOSE_REASONS = {
     "fr": {"duplicate": "il fait doublon avec {of}", "not_ours": "cela ne relève pas de la mairie", "invalid": "nous n'avons pas pu confirmer le problème"},
 }
 
-DATE_PATTERNS = {"es": "EEEE d 'de' MMMM, HH:mm", "en": "EEEE d MMMM, HH:mm", "fr": "EEEE d MMMM, HH:mm"}
+# Office-hours promises, so the time stays: "jueves 26 de noviembre, 10:00", "Thursday 26 November at 10:00",
+# "jeudi 26 novembre à 10h00".
+DATE_PATTERNS = {"es": "EEEE d 'de' MMMM, HH:mm", "en": "EEEE d MMMM 'at' HH:mm", "fr": "EEEE d MMMM 'à' HH'h'mm"}
 
 
 def status_name(status: str, lang: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, Callable
 
 from sqlalchemy import func
@@ -12,6 +11,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.i18n import promised_date, status_name
 from bot.models import CLOSED_STATUSES, Citizen, Message, OutboxMessage, ReplyPart, Staff, Ticket, TicketEvent
+from bot.sla import calendar_for
 
 
 def least_loaded_staff(session: Session, department: str) -> str | None:
@@ -29,13 +29,20 @@ def least_loaded_staff(session: Session, department: str) -> str | None:
 
 
 def sla_deadline(cfg: Config, ticket: Ticket) -> None:
-    """Set `expected_at` from the category's SLA (triage's when there is no category)."""
+    """Set `expected_at` from `created_at` on the city's business calendar.
+
+    The category's `sla_hours` (office hours) or `sla_days` (calendar days), or triage's
+    `triage_sla_hours` (office hours) when there is no category or it is in triage; either is
+    multiplied by `sla.priority_factors[ticket.priority]` (1 when the priority has no factor).
+    """
+    calendar = calendar_for(cfg)
+    factor = cfg.sla.priority_factors.get(ticket.priority, 1.0)
     category = cfg.category(ticket.category) if ticket.category else None
-    if category and ticket.status != "triage":
-        hours = category.sla_hours if category.sla_hours is not None else category.sla_days * 24
-    else:
-        hours = cfg.classification.triage_sla_hours
-    ticket.expected_at = ticket.created_at + timedelta(hours=hours)
+    if category and ticket.status != "triage" and category.sla_days is not None:
+        ticket.expected_at = calendar.add_calendar_days(ticket.created_at, category.sla_days * factor)
+        return
+    hours = category.sla_hours if category and ticket.status != "triage" else cfg.classification.triage_sla_hours
+    ticket.expected_at = calendar.add_office_hours(ticket.created_at, hours * factor)
 
 
 def record_event(session: Session, clock: Clock, ticket: Ticket, actor: str, kind: str, *, public: bool = False, text: str | None = None, **data: Any) -> TicketEvent:

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import datetime, timezone
 
 from sqlmodel import select
 
@@ -24,7 +24,8 @@ def test_request_becomes_routed_ticket_with_ack_in_same_transaction(app, clock):
     assert (ticket.category, ticket.department, ticket.status) == ("streetlight", "public_works", "open")
     assert ticket.assignee in ("manolo", "carmen")
     assert ticket.location_text == "Calle Real 12"
-    assert ticket.expected_at == clock.now() + timedelta(hours=72)
+    # 21 office hours from Monday 10:00 in Villajún (08:00-15:00): Thursday 10:00, 09:00 UTC
+    assert ticket.expected_at == datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
     [ack] = rows(app, OutboxMessage)
     assert ack.purpose == "ack" and ack.in_reply_to == "100:" + ack.in_reply_to.split(":")[1]
     assert "JUN-1" in ack.text and "alumbrado público" in ack.text and "jueves 26 de noviembre" in ack.text
@@ -66,7 +67,8 @@ def test_low_confidence_goes_to_triage(app):
     [ticket] = rows(app, Ticket)
     assert out.action == "ticket" and ticket.status == "triage"
     assert ticket.assignee is None and ticket.department is None
-    assert ticket.expected_at == ticket.created_at + timedelta(hours=app.cfg.classification.triage_sla_hours)
+    # 14 office hours from Monday 10:00 in Villajún: 5 + 7 + 2, Wednesday 10:00 (09:00 UTC)
+    assert ticket.expected_at == datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
 
 
 def test_reply_in_thread_is_a_followup_not_a_new_ticket(app):

@@ -101,5 +101,9 @@ def test_resolved_ticket_cannot_be_resolved_again(svc):
 
 def test_overdue_lists_tickets_past_their_promise(svc, clock):
     assert svc.list(overdue=True) == []
-    clock.advance(hours=100)  # streetlight SLA 72 h, roads 120 h
+    # Streetlights: 21 office hours, Thursday 10:00 local; roads: 70, Wednesday 9 December (7 and 8 are holidays).
+    clock.advance(hours=71)  # Thursday 09:00 local
+    assert svc.list(overdue=True) == []
+    clock.advance(hours=29)  # Friday 14:00 local
     assert [t["ref"] for t in svc.list(overdue=True)] == ["JUN-3", "JUN-1"]
+    assert svc.show("JUN-2")["expected_at"].startswith("2026-12-09T09:00")
