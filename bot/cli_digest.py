@@ -129,4 +129,6 @@ def send(period: str = typer.Option("daily", "--period", help="daily (today) or 
         for channel in channels.values():
             channel.close()
     cli.out.print(f"{kind} digest {key}: queued for {', '.join(queued)}; {stats.sent} message(s) delivered, "
-                  f"{stats.retried} to retry, {stats.dead} refused (`citybot run` delivers what is left)")
+                  f"{stats.retried} to retry, {stats.dead} refused")
+    if stats.retried:
+        cli.out.print("`citybot run` delivers what is left to retry.")

@@ -21,7 +21,7 @@ WORDS: dict[str, dict[str, str]] = {
         "confirmed": "Confirmados por los vecinos como arreglados: {n}",
         "open": "Pendientes ahora: {n}", "overdue": " ({n} fuera de plazo)",
         "median": "Tiempo de resolución (mediana):", "oldest": "Los pendientes más antiguos:",
-        "days": "{n} días", "day": "1 día", "hours": "{n} h",
+        "days": "{n} días", "day": "1 día", "under_a_day": "menos de un día", "hours": "{n} h",
         "unclassified": "sin clasificar", "received_axis": "recibidos", "resolved_axis": "resueltos",
         "staff_hello": "Buenos días, {name}. Tu cola: {n} abiertas, {late} fuera de plazo.",
         "staff_due": "vence {due}", "staff_no_due": "sin fecha", "staff_late": "FUERA DE PLAZO",
@@ -34,7 +34,7 @@ WORDS: dict[str, dict[str, str]] = {
         "confirmed": "Confirmed fixed by residents: {n}",
         "open": "Open now: {n}", "overdue": " ({n} overdue)",
         "median": "Time to resolve (median):", "oldest": "Oldest open items:",
-        "days": "{n} days", "day": "1 day", "hours": "{n} h",
+        "days": "{n} days", "day": "1 day", "under_a_day": "under a day", "hours": "{n} h",
         "unclassified": "unclassified", "received_axis": "received", "resolved_axis": "resolved",
         "staff_hello": "Good morning, {name}. Your queue: {n} open, {late} overdue.",
         "staff_due": "due {due}", "staff_no_due": "no due date", "staff_late": "OVERDUE",
@@ -47,7 +47,7 @@ WORDS: dict[str, dict[str, str]] = {
         "confirmed": "Confirmés réparés par les habitants : {n}",
         "open": "En attente : {n}", "overdue": " (dont {n} en retard)",
         "median": "Délai de résolution (médiane) :", "oldest": "Les plus anciens en attente :",
-        "days": "{n} jours", "day": "1 jour", "hours": "{n} h",
+        "days": "{n} jours", "day": "1 jour", "under_a_day": "moins d'un jour", "hours": "{n} h",
         "unclassified": "non classé", "received_axis": "reçus", "resolved_axis": "résolus",
         "staff_hello": "Bonjour {name}. Votre file : {n} ouverts, {late} en retard.",
         "staff_due": "échéance {due}", "staff_no_due": "sans échéance", "staff_late": "EN RETARD",
@@ -83,7 +83,9 @@ def _number(value: float) -> str:
 
 def _age(days: int, lang: str) -> str:
     w = words(lang)
-    return w["day"] if days == 1 else w["days"].format(n=days)
+    if days < 2:
+        return w["under_a_day"] if days < 1 else w["day"]
+    return w["days"].format(n=days)
 
 
 def period_label(numbers: Mapping[str, Any], lang: str, kind: str) -> str:

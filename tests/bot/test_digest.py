@@ -183,6 +183,7 @@ def test_rendered_digest_in_each_language(week):
     assert "· calzada y aceras: 13 h" in es and "· street lighting: 28 days" in en and "· chaussée et trottoirs : 13 h" in fr
     assert "· JUN-2 plagas y animales, Calle Nueva (32 días)" in es
     assert "· JUN-5 trees and vegetation, Calle Ancha 4 (5 days)" in en
+    assert "· JUN-9 water and drains, Paseo del Río (under a day)" in en
     daily = render_digest(weekly_numbers(week) | {"from": "2026-11-23", "to": "2026-11-23"}, "es", "Villajún", "daily")
     assert daily.startswith("Villajún · Resumen del día, lunes, 23 de noviembre de 2026")
 
