@@ -255,6 +255,9 @@ app.add_typer(classifier_app, name="classifier")
 from bot.cli_citizens import citizens_app  # noqa: E402
 
 app.add_typer(citizens_app, name="citizens")
+from bot.cli_outbox import outbox_app  # noqa: E402
+
+app.add_typer(outbox_app, name="outbox")
 from bot.cli_digest import digest_app  # noqa: E402
 app.add_typer(digest_app, name="digest")
 app.command("classify")(classify_command)

@@ -1,18 +1,31 @@
-"""Outbox delivery: pending rows go out through their channel adapter, one transaction per row.
+"""Outbox delivery: due rows are claimed, sent with no transaction open, then recorded.
+
+Several deliverers (threads or processes, each with its own `worker_id`) may share one database.
+A deliverer claims a few due rows in one short transaction by writing its lease on them
+(PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: a conditional `UPDATE ... RETURNING`), so two
+deliverers never take the same row. The platform call runs outside any transaction, and its
+outcome is recorded in a second short transaction only while the lease is still ours. A crashed
+deliverer's lease expires and the row becomes claimable again.
 
 A failure never loses a row. Rate limits wait the platform's retry-after; other transient
 errors back off exponentially with jitter; after `delivery.max_attempts` (or a permanent
-refusal) the row is `dead` and stays visible.
+refusal) the row is `dead` and stays visible. When a split reply fails after some parts went
+out (the error's `delivered`), those parts are stored as ReplyPart rows at once, and the retry
+sends only the remaining parts, threaded under the last one posted.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import random
+import socket
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Mapping
+from typing import Any, Mapping, Sequence
 
+from sqlalchemy import func, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -24,93 +37,169 @@ from channels.base import Channel, OutboundMessage, PermanentError, RateLimited
 
 log = logging.getLogger(__name__)
 
+DEFAULT_LEASE_SECONDS = 300.0
+CLAIM_SIZE = 10  # rows claimed at a time: small, so a slow platform never outlives the lease
+
 
 @dataclass
 class DeliveryStats:
     sent: int = 0
     retried: int = 0
     dead: int = 0
+    lost: int = 0  # outcomes not recorded because another deliverer had taken the row
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row this deliverer holds the lease on (a detached snapshot) and the parts already posted."""
+
+    row: OutboxMessage
+    parts: tuple[str, ...] = ()
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Delivery:
-    def __init__(self, engine: Engine, cfg: Config, channels: Mapping[str, Channel], clock: Clock | None = None, rng: random.Random | None = None) -> None:
+    def __init__(self, engine: Engine, cfg: Config, channels: Mapping[str, Channel], clock: Clock | None = None,
+                 rng: random.Random | None = None, worker_id: str | None = None,
+                 lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
+        if lease_seconds <= 0:
+            raise ValueError(f"lease_seconds must be positive, not {lease_seconds!r}")
         self.engine = engine
         self.cfg = cfg
         self.channels = channels
         self.clock = clock or Clock()
         self.rng = rng or random.Random()
+        self.worker_id = (worker_id or default_worker_id())[:64]
+        self.lease_seconds = lease_seconds
 
     def deliver_due(self, batch: int = 100) -> DeliveryStats:
-        """Try every pending row that is due, oldest first."""
+        """Claim and try up to `batch` due rows, oldest first, each at most once per call."""
         stats = DeliveryStats()
-        with transaction(self.engine) as session:
-            ids = session.exec(
-                select(OutboxMessage.id)
-                .where(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= self.clock.now(),
-                       OutboxMessage.channel.in_(list(self.channels)))
-                .order_by(OutboxMessage.id)
-                .limit(batch)
-            ).all()
-        for row_id in ids:
-            self._deliver_one(row_id, stats)
+        seen: list[int] = []
+        while len(seen) < batch:
+            claimed = self.claim(min(CLAIM_SIZE, batch - len(seen)), exclude=seen)
+            if not claimed:
+                break
+            for item in claimed:
+                seen.append(item.row.id)
+                self._deliver(item, stats)
         return stats
 
     def next_due(self) -> datetime | None:
-        """When the earliest pending row for an available channel becomes due."""
+        """When the earliest pending row for an available channel may next be claimed."""
+        now = self.clock.now()
+        pending = (OutboxMessage.state == "pending", OutboxMessage.channel.in_(list(self.channels)))
         with transaction(self.engine) as session:
-            return session.exec(
-                select(OutboxMessage.next_attempt_at)
-                .where(OutboxMessage.state == "pending", OutboxMessage.channel.in_(list(self.channels)))
-                .order_by(OutboxMessage.next_attempt_at)
-            ).first()
+            free = session.exec(select(func.min(OutboxMessage.next_attempt_at)).where(
+                *pending, or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now))).one()
+            leased = session.exec(select(func.min(OutboxMessage.lease_until)).where(
+                *pending, OutboxMessage.lease_until >= now)).one()
+        times = [t for t in (free, leased) if t is not None]
+        return min(times) if times else None
 
-    def _deliver_one(self, row_id: int, stats: DeliveryStats) -> None:
+    # -- claiming ------------------------------------------------------------------
+    def claim(self, limit: int, exclude: Sequence[int] = ()) -> list[Claimed]:
+        """Lease up to `limit` due rows to this deliverer, in one short transaction.
+
+        A row is due when pending, its `next_attempt_at` has come and nobody holds a live lease.
+        Two deliverers calling this at once never get the same row.
+        """
+        now = self.clock.now()
+        due = (OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now,
+               OutboxMessage.channel.in_(list(self.channels)),
+               or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now))
+        candidates = select(OutboxMessage.id).where(*due).order_by(OutboxMessage.id).limit(limit)
+        if exclude:
+            candidates = candidates.where(OutboxMessage.id.not_in(list(exclude)))
+        lease = {"lease_owner": self.worker_id, "lease_until": now + timedelta(seconds=self.lease_seconds)}
         with transaction(self.engine) as session:
-            row = session.get(OutboxMessage, row_id)
-            if row is None or row.state != "pending":
-                return
-            channel = self.channels[row.channel]
-            outbound = OutboundMessage(
-                channel=row.channel, recipient_id=row.recipient_id, text=row.text,
-                conversation_id=row.conversation_id, recipient_handle=row.recipient_handle,
-                in_reply_to=row.in_reply_to, media_paths=tuple(row.media), idempotency_key=f"citybot-outbox-{row.id}",
-                public=row.audience == "public", buttons=tuple((label, data) for label, data in row.buttons),
-            )
-            now = self.clock.now()
-            try:
-                result = channel.send(outbound)
-            except RateLimited as exc:
-                row.next_attempt_at = now + timedelta(seconds=exc.retry_after)
-                row.last_error = str(exc)
-                stats.retried += 1
-                log.info("outbox %s: %s rate limit, retry in %.0fs", row.id, row.channel, exc.retry_after)
-                return
-            except PermanentError as exc:
-                self._fail(row, str(exc), now, permanent=True)
-            except Exception as exc:  # noqa: BLE001 - any other failure is retried, never lost
-                self._fail(row, f"{type(exc).__name__}: {exc}", now)
-            else:
-                row.state = "sent"
-                row.external_id = result.external_id
-                for part in (result.external_id, *result.extra_ids):
-                    session.add(ReplyPart(channel=row.channel, external_id=part, outbox_id=row.id))
-                row.sent_at = now
-                row.attempts += 1
-                row.last_error = None
-                stats.sent += 1
-                return
-            if row.state == "dead":
-                stats.dead += 1
-            else:
-                stats.retried += 1
+            if self.engine.dialect.name == "postgresql":
+                # Rows another deliverer is claiming right now are skipped, not waited for.
+                candidates = candidates.with_for_update(skip_locked=True)
+            if self.engine.dialect.update_returning:
+                ids = session.execute(
+                    update(OutboxMessage).where(OutboxMessage.id.in_(candidates), *due).values(**lease)
+                    .returning(OutboxMessage.id).execution_options(synchronize_session=False)).scalars().all()
+            else:  # SQLite before 3.35: one conditional UPDATE per row, kept only if it changed the row
+                ids = [row_id for row_id in session.exec(candidates).all() if session.execute(
+                    update(OutboxMessage).where(OutboxMessage.id == row_id, *due).values(**lease)
+                    .execution_options(synchronize_session=False)).rowcount == 1]
+            if not ids:
+                return []
+            rows = session.exec(select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)).all()
+            parts: dict[int, list[str]] = {}
+            for part in session.exec(select(ReplyPart).where(ReplyPart.outbox_id.in_(ids)).order_by(ReplyPart.id)).all():
+                parts.setdefault(part.outbox_id, []).append(part.external_id)
+        return [Claimed(row, tuple(parts.get(row.id, ()))) for row in rows]
 
-    def _fail(self, row: OutboxMessage, error: str, now: datetime, permanent: bool = False) -> None:
-        row.attempts += 1
-        row.last_error = error[:1000]
-        if permanent or row.attempts >= self.cfg.delivery.max_attempts:
-            row.state = "dead"
-            log.warning("outbox %s: dead after %d attempts: %s", row.id, row.attempts, row.last_error)
-            return
-        delay = min(self.cfg.delivery.backoff_max_seconds, self.cfg.delivery.backoff_base_seconds * 2 ** (row.attempts - 1))
-        row.next_attempt_at = now + timedelta(seconds=delay * self.rng.uniform(0.5, 1.0))
-        log.info("outbox %s: attempt %d failed (%s), retry in %.1fs", row.id, row.attempts, row.last_error, delay)
+    # -- sending and recording -------------------------------------------------------
+    def outbound(self, item: Claimed) -> OutboundMessage:
+        """The message for the platform: parts already posted are skipped, the rest thread under the last."""
+        row = item.row
+        return OutboundMessage(
+            channel=row.channel, recipient_id=row.recipient_id, text=row.text,
+            conversation_id=row.conversation_id, recipient_handle=row.recipient_handle,
+            in_reply_to=item.parts[-1] if item.parts else row.in_reply_to, media_paths=tuple(row.media),
+            idempotency_key=f"citybot-outbox-{row.id}", public=row.audience == "public",
+            buttons=tuple((label, data) for label, data in row.buttons), skip_parts=len(item.parts),
+        )
+
+    def _deliver(self, item: Claimed, stats: DeliveryStats) -> None:
+        row = item.row
+        try:
+            result = self.channels[row.channel].send(self.outbound(item))
+        except RateLimited as exc:
+            log.info("outbox %s: %s rate limit, retry in %.0fs", row.id, row.channel, exc.retry_after)
+            values = {"next_attempt_at": self.clock.now() + timedelta(seconds=exc.retry_after),
+                      "last_error": str(exc)[:1000]}
+            self._record(item, values, _delivered(exc), stats, "retried")
+        except PermanentError as exc:
+            self._record(item, self._failure(row, str(exc), permanent=True), _delivered(exc), stats)
+        except Exception as exc:  # noqa: BLE001 - any other failure is retried, never lost
+            self._record(item, self._failure(row, f"{type(exc).__name__}: {exc}"), _delivered(exc), stats)
+        else:
+            posted = (result.external_id, *result.extra_ids)
+            values = {"state": "sent", "external_id": (item.parts + posted)[0], "sent_at": self.clock.now(),
+                      "attempts": row.attempts + 1, "last_error": None}
+            self._record(item, values, posted, stats, "sent")
+
+    def _record(self, item: Claimed, values: dict[str, Any], posted: Sequence[str], stats: DeliveryStats,
+                outcome: str | None = None) -> None:
+        """Write the outcome and the newly posted parts, only while this deliverer still holds the row."""
+        row = item.row
+        with transaction(self.engine) as session:
+            changed = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == self.worker_id,
+                       OutboxMessage.state == "pending")
+                .values(lease_owner=None, lease_until=None, **values)
+                .execution_options(synchronize_session=False)).rowcount
+            if changed != 1:
+                log.warning("outbox %s: no longer held by %s; its outcome was not recorded", row.id, self.worker_id)
+                stats.lost += 1
+                return
+            for external_id in dict.fromkeys(posted):
+                if external_id not in item.parts:
+                    session.add(ReplyPart(channel=row.channel, external_id=external_id, outbox_id=row.id))
+        outcome = outcome or ("dead" if values.get("state") == "dead" else "retried")
+        setattr(stats, outcome, getattr(stats, outcome) + 1)
+
+    def _failure(self, row: OutboxMessage, error: str, permanent: bool = False) -> dict[str, Any]:
+        """The row's new values after a failed attempt: a backed-off retry, or dead."""
+        attempts = row.attempts + 1
+        error = error[:1000]
+        if permanent or attempts >= self.cfg.delivery.max_attempts:
+            log.warning("outbox %s: dead after %d attempts: %s", row.id, attempts, error)
+            return {"attempts": attempts, "last_error": error, "state": "dead"}
+        delay = min(self.cfg.delivery.backoff_max_seconds, self.cfg.delivery.backoff_base_seconds * 2 ** (attempts - 1))
+        log.info("outbox %s: attempt %d failed (%s), retry in %.1fs", row.id, attempts, error, delay)
+        return {"attempts": attempts, "last_error": error,
+                "next_attempt_at": self.clock.now() + timedelta(seconds=delay * self.rng.uniform(0.5, 1.0))}
+
+
+def _delivered(exc: BaseException) -> tuple[str, ...]:
+    """The external ids an adapter had already posted when `exc` interrupted a split reply."""
+    return tuple(str(part) for part in getattr(exc, "delivered", ()) or ())

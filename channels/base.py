@@ -74,6 +74,9 @@ class OutboundMessage:
     public: bool = False
     # Telegram inline keyboard, one row: ((label, callback data), ...). Other platforms ignore it.
     buttons: tuple[tuple[str, str], ...] = ()
+    # Parts of a split reply an earlier attempt already posted: the adapter sends only the rest,
+    # threaded under `in_reply_to` (then the last part posted). Photos count as parts where they are posts.
+    skip_parts: int = 0
 
 
 @dataclass(frozen=True)

@@ -941,6 +941,8 @@ class MastodonChannel:
         previous = parent
         try:
             for index, part in enumerate(parts, 1):
+                if index <= message.skip_parts:  # posted by an earlier attempt
+                    continue
                 group = media_groups[index - 1] if index <= len(media_groups) else ()
                 media_ids = [self._upload(path, message.idempotency_key) for path in group]
                 key = f"{message.idempotency_key}:{index}" if message.idempotency_key else None

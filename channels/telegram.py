@@ -487,10 +487,10 @@ class TelegramChannel:
             raise PermanentError(f"telegram: bad in_reply_to {message.in_reply_to!r}") from None
         if not message.text.strip() and not message.media_paths:
             raise PermanentError("telegram: nothing to send (empty text, no media)")
-        return self._run(self._send(chat, reply_to, message.text, message.media_paths))
+        return self._run(self._send(chat, reply_to, message.text, message.media_paths, message.skip_parts))
 
     async def _send(
-        self, chat: int | str, reply_to: int | None, text: str, media_paths: Sequence[str]
+        self, chat: int | str, reply_to: int | None, text: str, media_paths: Sequence[str], skip: int = 0
     ) -> SendResult:
         await self._ready()
         caption = None
@@ -501,6 +501,8 @@ class TelegramChannel:
         previous = reply_to
         try:
             for index, path in enumerate(media_paths):
+                if index < skip:  # posted by an earlier attempt
+                    continue
                 sent = await self._bot.send_photo(
                     chat,
                     photo=Path(path).read_bytes(),
@@ -510,7 +512,7 @@ class TelegramChannel:
                 )
                 delivered.append(f"{sent.chat.id}:{sent.message_id}")
                 previous = sent.message_id
-            for chunk in chunks:
+            for chunk in chunks[max(0, skip - len(media_paths)):]:
                 sent = await self._bot.send_message(
                     chat, chunk, reply_parameters=_reply_to(previous)
                 )

@@ -805,7 +805,7 @@ class XChannel:
             raise PermanentError(f"x: bad in_reply_to {reply_to!r}")
         delivered: list[str] = []
         try:
-            for part in split_thread(message.text):
+            for part in split_thread(message.text)[message.skip_parts:]:  # skip: posted before
                 answer = self._call(self._writer.create_tweet, text=part,
                                     in_reply_to_tweet_id=reply_to, user_auth=True)
                 reply_to = _answer_id(answer, "id")
@@ -823,7 +823,7 @@ class XChannel:
                   else {"dm_conversation_id": message.conversation_id})
         delivered: list[str] = []
         try:
-            for part in _chunks(message.text, DM_LIMIT, len):  # DMs count characters
+            for part in _chunks(message.text, DM_LIMIT, len)[message.skip_parts:]:  # DMs count characters
                 answer = self._call(self._writer.create_direct_message, text=part,
                                     user_auth=True, **target)
                 delivered.append(f"dm:{_answer_id(answer, 'dm_event_id')}")

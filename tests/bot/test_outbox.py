@@ -1,12 +1,25 @@
+import multiprocessing
 import random
+import threading
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
 
-from sqlmodel import select
+import httpx
+import pytest
+from sqlmodel import func, select
 
-from bot.db import transaction
-from bot.models import OutboxMessage
-from bot.outbox import Delivery
+from bot.clock import FrozenClock
+from bot.config import load_config
+from bot.db import make_engine, open_database, transaction
+from bot.models import OutboxMessage, ReplyPart
+from bot.outbox_admin import retry
+from bot.outbox import Delivery, DeliveryStats
 from bot.pipeline import Pipeline
 from channels.base import PermanentError, RateLimited, TransientError
+from channels.registry import FACTORIES
+from channels.sandbox.images import make_png
+from channels.sandbox.server import SandboxServer
 from tests.helpers import RecordingChannel, post
 
 
@@ -61,3 +74,187 @@ def test_permanent_refusal_is_dead_at_once(app):
     _, delivery = setup(app, [PermanentError("chat not found")])
     assert delivery.deliver_due().dead == 1
     assert row(app).state == "dead" and row(app).attempts == 1
+
+
+# -- several deliverers: claims, leases, partial sends ------------------------------------
+
+
+def seed_rows(engine, count, now):
+    """`count` pending citizen replies, each in its own conversation (so platform ids never collide)."""
+    with transaction(engine) as s:
+        s.add_all([OutboxMessage(channel="telegram", recipient_id=f"u{n}", conversation_id=f"c{n}", text=f"reply {n}",
+                                 purpose="ack", next_attempt_at=now, created_at=now) for n in range(count)])
+
+
+def deliver_in_threads(url, cfg, clock, worker_ids, barrier, batch=7):
+    """Each worker (a real thread with its own engine and channel) delivers until it can claim nothing.
+
+    Returns {worker id: idempotency keys it sent}.
+    """
+    sent = {}
+
+    def work(worker_id):
+        engine = make_engine(url)
+        channel = RecordingChannel()
+        delivery = Delivery(engine, cfg, {"telegram": channel}, clock, random.Random(1), worker_id=worker_id)
+        barrier.wait()
+        while delivery.deliver_due(batch=batch).sent:
+            pass
+        engine.dispose()
+        sent[worker_id] = [m.idempotency_key for m in channel.sent]
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in worker_ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sent
+
+
+def assert_each_row_sent_once(engine, sent, count):
+    keys = Counter(key for worker in sent.values() for key in worker)
+    assert len(keys) == count and set(keys.values()) == {1}
+    with transaction(engine) as s:
+        rows = s.exec(select(OutboxMessage)).all()
+        assert {r.state for r in rows} == {"sent"} and all(r.lease_owner is None and r.attempts == 1 for r in rows)
+        assert {f"citybot-outbox-{r.id}" for r in rows} == set(keys)
+        assert s.exec(select(func.count()).select_from(ReplyPart)).one() == count
+
+
+def test_two_deliverers_on_one_sqlite_file_take_disjoint_rows(app, clock):
+    seed_rows(app.engine, 60, clock.now())
+    sent = deliver_in_threads(app.cfg.resolved_database_url(), app.cfg, clock, ["w1", "w2"], threading.Barrier(2))
+    assert not set(sent["w1"]) & set(sent["w2"])
+    assert_each_row_sent_once(app.engine, sent, 60)
+
+
+def test_sqlite_without_returning_claims_row_by_row(app, clock, monkeypatch):
+    seed_rows(app.engine, 3, clock.now())
+    monkeypatch.setattr(app.engine.dialect, "update_returning", False)
+    first = Delivery(app.engine, app.cfg, {"telegram": RecordingChannel()}, clock, worker_id="w1")
+    second = Delivery(app.engine, app.cfg, {"telegram": RecordingChannel()}, clock, worker_id="w2")
+    assert [c.row.id for c in first.claim(2)] == [1, 2]
+    assert [c.row.id for c in second.claim(5)] == [3]
+    assert first.claim(5) == []
+
+
+def test_a_crashed_deliverers_lease_expires_and_the_row_is_claimed_again(app, clock):
+    _, crashed = setup(app)
+    crashed.worker_id = "crashed"
+    channel = RecordingChannel()
+    survivor = Delivery(app.engine, app.cfg, {"telegram": channel}, clock, random.Random(1), worker_id="survivor")
+    [held] = crashed.claim(10)  # claimed, then the process died before sending
+    assert (row(app).lease_owner, row(app).lease_until) == ("crashed", clock.now() + timedelta(seconds=crashed.lease_seconds))
+    assert survivor.deliver_due().sent == 0 and channel.sent == []
+    assert survivor.next_due() == row(app).lease_until
+    clock.advance(seconds=crashed.lease_seconds + 1)
+    assert survivor.deliver_due().sent == 1 and len(channel.sent) == 1
+    assert (row(app).state, row(app).lease_owner) == ("sent", None)
+    # The crashed deliverer waking up late cannot overwrite what the survivor recorded.
+    late = DeliveryStats()
+    crashed._deliver(held, late)
+    assert (late.sent, late.lost) == (0, 1) and row(app).external_id == "100:bot1"
+
+
+def test_a_partial_send_is_recorded_at_once_and_the_retry_posts_only_the_rest(app, clock):
+    Pipeline(app.engine, app.cfg, app.classifier, app.clock).process(post("farola apagada en la calle Real"))
+    channel = RecordingChannel(parts=3, fail_after_parts=1)
+    delivery = Delivery(app.engine, app.cfg, {"telegram": channel}, clock, random.Random(1))
+    assert delivery.deliver_due().retried == 1
+    first = row(app)
+    with transaction(app.engine) as s:
+        assert [p.external_id for p in s.exec(select(ReplyPart))] == ["100:bot1"]
+    assert (first.state, first.attempts, first.lease_owner) == ("pending", 1, None)
+    clock.advance(seconds=(first.next_attempt_at - clock.now()).total_seconds())
+    assert delivery.deliver_due().sent == 1
+    retry = channel.sent[-1]
+    assert (retry.skip_parts, retry.in_reply_to) == (1, "100:bot1")
+    key = f"citybot-outbox-{first.id}"
+    assert sorted((k, n) for k, n, _ in channel.posted) == [(key, 1), (key, 2), (key, 3)]
+    done = row(app)
+    assert (done.state, done.external_id, done.attempts) == ("sent", "100:bot1", 2)
+    with transaction(app.engine) as s:
+        parts = [p.external_id for p in s.exec(select(ReplyPart).order_by(ReplyPart.id))]
+    assert parts == ["100:bot1", "100:bot2.2", "100:bot2.3"]
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True, connect_timeout=3)
+    except psycopg.Error as exc:
+        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 (user postgres, db test) is unreachable: {exc}")
+    name = f"citybot_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def _deliver_in_process(url, config_path, at, worker_ids, barrier, results):
+    sent = deliver_in_threads(url, load_config(config_path), FrozenClock(datetime.fromisoformat(at)), worker_ids, barrier)
+    results.put(sent)
+
+
+def test_four_deliverers_in_two_processes_on_postgresql_send_each_row_once(pg_url, config_file, clock):
+    engine = open_database(pg_url)
+    seed_rows(engine, 500, clock.now())
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(4), context.Queue()
+    processes = [context.Process(target=_deliver_in_process,
+                                 args=(pg_url, str(config_file), clock.now().isoformat(), [f"p{p}t1", f"p{p}t2"], barrier, results))
+                 for p in (1, 2)]
+    for p in processes:
+        p.start()
+    sent = {}
+    for _ in processes:
+        sent.update(results.get(timeout=300))
+    for p in processes:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert sorted(sent) == ["p1t1", "p1t2", "p2t1", "p2t2"]
+    assert_each_row_sent_once(engine, sent, 500)
+    engine.dispose()
+
+
+# Real adapters over the sandbox: a later part's photo is missing, so the reply breaks off after part 1.
+PHOTOS_BEFORE_THE_BREAK = {"telegram": 1, "mastodon": 4}  # Telegram: a post per photo; Mastodon: 4 per status
+
+
+@pytest.mark.parametrize("platform", sorted(PHOTOS_BEFORE_THE_BREAK))
+def test_a_real_adapter_breaking_off_mid_reply_resumes_after_the_parts_it_posted(app, clock, tmp_path, platform):
+    photos = [tmp_path / f"p{n}.png" for n in range(PHOTOS_BEFORE_THE_BREAK[platform] + 1)]
+    for photo in photos[:-1]:
+        photo.write_bytes(make_png(8, 8))
+    with SandboxServer(port=0) as server, httpx.Client(base_url=server.url, timeout=10) as client:
+        channel = FACTORIES[platform](app.cfg, server.url, tmp_path / "media")
+        try:
+            assert client.post(f"/_sandbox/{platform}/inbound", json={"user": "ana", "text": "bache"}).status_code == 200
+            (citizen,) = channel.fetch(None).messages
+            with transaction(app.engine) as s:
+                s.add(OutboxMessage(channel=platform, recipient_id=citizen.author_id, recipient_handle=citizen.author_handle,
+                                    conversation_id=citizen.conversation_id, in_reply_to=citizen.external_id,
+                                    text="Arreglado", media=[str(p) for p in photos], purpose="resolved",
+                                    next_attempt_at=clock.now(), created_at=clock.now()))
+            delivery = Delivery(app.engine, app.cfg, {platform: channel}, clock, random.Random(1))
+            assert delivery.deliver_due().dead == 1  # an unreadable photo is a permanent failure
+            (first,) = client.get(f"/_sandbox/{platform}/sent").json()
+            with transaction(app.engine) as s:
+                assert [p.external_id.rsplit(":", 1)[-1] for p in s.exec(select(ReplyPart))] == [first["id"]]
+            photos[-1].write_bytes(make_png(8, 8))  # staff fix the cause, then retry the dead row
+            assert retry(app.engine, clock, row(app).id) == [row(app).id]
+            assert delivery.deliver_due().sent == 1
+            records = client.get(f"/_sandbox/{platform}/sent").json()
+            assert [r["id"] for r in records[:1]] == [first["id"]] and len(records) == 2
+            assert records[1]["in_reply_to"] == first["id"] and records[1]["media"]
+            done = row(app)
+            assert done.state == "sent" and done.external_id.rsplit(":", 1)[-1] == first["id"]
+            with transaction(app.engine) as s:
+                parts = [p.external_id.rsplit(":", 1)[-1] for p in s.exec(select(ReplyPart).order_by(ReplyPart.id))]
+            assert parts == [r["id"] for r in records]
+        finally:
+            channel.close()
