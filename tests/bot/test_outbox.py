@@ -258,3 +258,22 @@ def test_a_real_adapter_breaking_off_mid_reply_resumes_after_the_parts_it_posted
             assert parts == [r["id"] for r in records]
         finally:
             channel.close()
+
+
+class PoolWatchingChannel(RecordingChannel):
+    """Notes how many database connections the deliverer holds while the platform call runs."""
+
+    def __init__(self, engine, **kw):
+        super().__init__(**kw)
+        self.engine, self.held = engine, []
+
+    def send(self, message):
+        self.held.append(self.engine.pool.checkedout())
+        return super().send(message)
+
+
+def test_the_platform_call_runs_with_no_transaction_open(app, clock):
+    seed_rows(app.engine, 3, clock.now())
+    channel = PoolWatchingChannel(app.engine, failures=[TransientError("503")])
+    assert Delivery(app.engine, app.cfg, {"telegram": channel}, clock, random.Random(1)).deliver_due().sent == 2
+    assert channel.held == [0, 0, 0]
