@@ -65,8 +65,9 @@ def digest_numbers(session: Session, cfg: Config, start: datetime, end: datetime
 
     received: tickets created in the period; reports: citizen posts that reported a problem in it;
     resolved: tickets resolved in it (still resolved now); promised: of those, the ones with an
-    expected date; within_promise: resolved by it, and within_promise_share (null when none); confirmed_fixed: of those, the ones citizens confirmed fixed; open and
-    overdue: the queue as it stands at `now`; categories: per category code (null: not yet
+    expected date; within_promise: resolved by it, and within_promise_share (null when none);
+    confirmed_fixed: resolved ones the citizens confirmed fixed; open and overdue: the queue as
+    it stands at `now`; categories: per category code (null: not yet
     classified) received, resolved and the median hours to resolve; oldest_open: the
     `digests.oldest_items` oldest unfinished tickets (ref, category, place, age_days).
     """
