@@ -99,7 +99,7 @@ def main_options(
     State.config_path = config_path
     State.actor = actor
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpcore", "telegram", "alembic"):
+    for noisy in ("httpx", "httpcore", "telegram", "alembic", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -264,36 +264,54 @@ app.command("classify")(classify_command)
 
 
 # -- run ----------------------------------------------------------------------------
+RUN_ROLES = ("all", "ingest", "deliver", "scheduler")
+
+
 @app.command("run")
 def run(once: bool = typer.Option(False, "--once", help="One pass: ingest, process, deliver, exit."),
-        sandbox: Optional[str] = typer.Option(None, "--sandbox", envvar=SANDBOX_ENV, help="URL of a running `citybot sandbox serve`.")) -> None:
-    """The bot: ingest every enabled channel, open tickets, deliver replies."""
+        sandbox: Optional[str] = typer.Option(None, "--sandbox", envvar=SANDBOX_ENV, help="URL of a running `citybot sandbox serve`."),
+        role: str = typer.Option("all", "--role", help="What this process does: ingest, deliver, scheduler or all.")) -> None:
+    """The bot: ingest every enabled channel, open tickets, deliver replies, run the scheduler."""
     from bot.runner import Runner
     from channels.registry import build_channels
 
+    if role not in RUN_ROLES:
+        fail(f"--role: '{role}' is not one of {', '.join(RUN_ROLES)}", 2)
+    if once and role != "all":
+        fail(f"--role {role}: --once always runs one whole pass; leave --role out", 2)
     cfg = config()
     try:
-        channels = build_channels(cfg, sandbox)
+        channels = build_channels(cfg, sandbox) if role != "scheduler" else {}
     except ConfigError as exc:
         fail(str(exc), 2)
-    runner = Runner(build(cfg), channels)
+    application = build(cfg, with_classifier=role in ("all", "ingest"))
+    runner = Runner(application, channels)
+    scheduler = None
     try:
         if once:
             report = runner.run_once()
             err.print(f"{len(report.outcomes)} post(s), {len(report.tickets)} new ticket(s), {report.sent} repl(ies) sent, "
                       f"{report.pending} pending, {report.dead} dead")
             return
-        err.print(f"citybot running on {', '.join(channels) or 'no channel'}; Ctrl-C stops.")
-        run_until_interrupted(runner)
+        if role in ("all", "scheduler") and cfg.scheduler.enabled:
+            from bot.scheduler import CityScheduler
+
+            scheduler = CityScheduler(application)
+            scheduler.start()
+        err.print(f"citybot running ({role}) on {', '.join(channels) or 'no channel'}"
+                  f"{', with the scheduler' if scheduler else ''}; Ctrl-C stops.")
+        run_until_interrupted(runner, ingest=role in ("all", "ingest"), deliver=role in ("all", "deliver"))
     finally:
+        if scheduler is not None:
+            scheduler.stop()
         runner.close()
 
 
-def run_until_interrupted(runner) -> None:
+def run_until_interrupted(runner, ingest: bool = True, deliver: bool = True) -> None:
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        runner.run_forever(stop, on_pass=report_pass)
+        runner.run_forever(stop, on_pass=report_pass, ingest=ingest, deliver=deliver)
     except KeyboardInterrupt:
         err.print("stopping.")
     finally:

@@ -189,6 +189,18 @@ class Digests(Strict):
     staff: str | None = "0 8 * * mon-fri"
     oldest_items: int = Field(default=5, ge=0)
 
+    @field_validator("daily", "weekly", "staff")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(value, timezone="UTC")
+            except ValueError as exc:
+                raise ValueError(f"'{value}' is not a cron expression (minute hour day month weekday): {exc}") from None
+        return value
+
 
 class Followups(Strict):
     """After resolution, ask the reporters "is it fixed?"; `after_days: null` turns it off."""

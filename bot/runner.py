@@ -113,12 +113,15 @@ class Runner:
             return session.exec(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == "pending")).one()
 
     # -- forever -------------------------------------------------------------------
-    def run_forever(self, stop: threading.Event, on_pass=None) -> None:
-        """Poll every channel and deliver until `stop` is set. A failing channel backs off alone."""
-        resume_at = {name: 0.0 for name in self.channels}
+    def run_forever(self, stop: threading.Event, on_pass=None, ingest: bool = True, deliver: bool = True) -> None:
+        """Poll every channel and deliver until `stop` is set. A failing channel backs off alone.
+
+        `ingest=False` / `deliver=False` leave that half to other processes (`citybot run --role`).
+        """
+        resume_at = {name: 0.0 for name in self.channels} if ingest else {}
         while not stop.is_set():
             report = PassReport()
-            for name in self.channels:
+            for name in resume_at:
                 if time.monotonic() < resume_at[name]:
                     continue
                 conf = self.app.cfg.channels[name]
@@ -131,11 +134,12 @@ class Runner:
                 except ChannelError as exc:
                     log.warning("%s: fetch failed: %s", name, exc)
                     resume_at[name] = time.monotonic() + 5
-            stats = self.delivery.deliver_due()
-            report.sent, report.dead = stats.sent, stats.dead
+            if deliver:
+                stats = self.delivery.deliver_due()
+                report.sent, report.dead = stats.sent, stats.dead
             if on_pass:
                 on_pass(report)
-            if not self.channels or all(time.monotonic() < t for t in resume_at.values()):
+            if not resume_at or all(time.monotonic() < t for t in resume_at.values()):
                 stop.wait(min([1.0] + [max(0.0, t - time.monotonic()) for t in resume_at.values()]))
 
     def close(self) -> None:

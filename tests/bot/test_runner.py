@@ -44,3 +44,20 @@ def test_cursor_is_stored_only_after_the_posts_are_committed(app):
     runner.ingest("telegram")
     with transaction(app.engine) as s:
         assert len(s.exec(select(Ticket)).all()) == 3
+
+
+def test_roles_split_ingest_from_delivery(app):
+    app.cfg.channels["telegram"].poll_interval = 30
+    app.cfg.channels["telegram"].poll_timeout = 0
+    channel = CountingChannel([post("farola apagada en la calle Real")])
+    runner = Runner(app, {"telegram": channel})
+
+    def run(**role):
+        stop = threading.Event()
+        threading.Timer(0.5, stop.set).start()
+        runner.run_forever(stop, **role)
+
+    run(deliver=False)  # `--role ingest`: the ticket opens, its acknowledgement waits in the outbox
+    assert channel.fetches == 1 and channel.sent == []
+    run(ingest=False)  # `--role deliver`: sends it, fetches nothing
+    assert channel.fetches == 1 and len(channel.sent) == 1
