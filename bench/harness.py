@@ -102,6 +102,12 @@ def bot_env(model_cache: str | None = None) -> dict[str, str]:
     return env
 
 
+def warm_model(config: Path, env: dict[str, str]) -> None:
+    """Train (or find) the model once, so several bot processes do not each train it."""
+    command = [sys.executable, "-m", "bot.cli", "--config", str(config), "classify"]
+    subprocess.run(command, cwd=REPO, env=env, input=b"farola apagada\n", capture_output=True, check=True)
+
+
 def start_bot(config: Path, sandbox_url: str, env: dict[str, str], log: Path, *extra: str) -> subprocess.Popen:
     """`citybot run --sandbox URL` as its own process (its own process group, so kill -9 takes it all)."""
     command = [sys.executable, "-m", "bot.cli", "--config", str(config), "run", "--sandbox", sandbox_url, *extra]
