@@ -280,6 +280,8 @@ def run(once: bool = typer.Option(False, "--once", help="One pass: ingest, proce
     if once and role != "all":
         fail(f"--role {role}: --once always runs one whole pass; leave --role out", 2)
     cfg = config()
+    if role == "scheduler" and not cfg.scheduler.enabled:
+        fail("--role scheduler: scheduler.enabled is false in the config", 2)
     try:
         channels = build_channels(cfg, sandbox) if role != "scheduler" else {}
     except ConfigError as exc:

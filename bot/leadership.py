@@ -24,7 +24,7 @@ from datetime import timedelta
 
 from sqlalchemy import insert, or_, select, text, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot.clock import Clock
 from bot.models import Lease
@@ -107,7 +107,7 @@ class Leadership:
                 return True
         except IntegrityError:
             return False  # another holder inserted the row first
-        except OperationalError as exc:
+        except DBAPIError as exc:  # a locked or unreachable database: not the leader this time
             log.warning("%s: lease check failed: %s", self.name, exc)
             return False
 

@@ -165,17 +165,23 @@ class CityScheduler:
         return leader
 
     def catch_up(self) -> list[str]:
-        """Run each digest whose latest fire time has no DigestRun since; return the job ids run."""
+        """Run each digest whose latest fire time has no DigestRun since; return the job ids run.
+
+        A check that fails (database away) is logged and retried at the next leadership heartbeat.
+        """
         ran = []
         now = self.clock.now()
         for job in self.jobs.values():
-            if job.digest is None:
+            if job.digest is None or not self.leadership.is_leader:
                 continue
             fire = latest_fire_time(self.trigger(job), now)
-            if fire is None or self._digest_done(job.digest, fire):
+            try:
+                if fire is None or self._digest_done(job.digest, fire):
+                    continue
+            except Exception:  # noqa: BLE001 - the database may be away for a moment: retry at the next heartbeat
+                log.exception("%s: catch-up check failed", job.id)
+                self._leading = False
                 continue
-            if not self.leadership.is_leader:
-                break
             log.info("catching up %s due at %s", job.id, fire.isoformat())
             self._invoke(job, ScheduledClock(fire))
             ran.append(job.id)

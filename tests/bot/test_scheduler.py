@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 import yaml
+from sqlalchemy import text
 from sqlmodel import select
 
 from bot.app import build_app
@@ -16,7 +17,7 @@ from bot.config import ConfigError, load_config, parse_config
 from bot.db import transaction
 from bot.leadership import Leadership
 from bot.models import DigestRun
-from bot.scheduler import CityScheduler, Job, latest_fire_time
+from bot.scheduler import CityScheduler, Job, default_jobs, latest_fire_time
 from tests.conftest import REPO
 
 UTC = timezone.utc
@@ -58,13 +59,13 @@ class Recorder:
 
 
 # -- registration ----------------------------------------------------------------------
-def test_jobs_follow_the_config(config_file, clock):
-    cfg = load_config(config_file)
-    assert set(CityScheduler(build_app(cfg, clock, with_classifier=False), clock).jobs) == {
-        "digest_daily", "digest_weekly", "digest_staff", "escalation", "followups", "retention"}
+def test_jobs_follow_the_config(config_file):
+    jobs = {job.id: job for job in default_jobs(load_config(config_file))}
+    assert set(jobs) == {"digest_daily", "digest_weekly", "digest_staff", "escalation", "followups", "retention"}
+    assert jobs["digest_weekly"].cron == "0 9 * * mon" and jobs["escalation"].every_minutes == 10
     cfg = write_config(config_file, digests={"weekly": None, "staff": None}, followups={"after_days": None},
                        privacy={"retention_days": None})
-    assert set(CityScheduler(build_app(cfg, clock, with_classifier=False), clock).jobs) == {"digest_daily", "escalation"}
+    assert [job.id for job in default_jobs(cfg)] == ["digest_daily", "escalation"]
 
 
 def test_digests_fire_in_the_city_time_zone(bare_app, clock):
@@ -185,3 +186,17 @@ def test_catch_up_runs_a_missed_digest_once(bare_app, clock):
     assert digest.calls[-1] == datetime(2026, 11, 23, 19, 0, tzinfo=UTC)
     with transaction(bare_app.engine) as session:
         assert sorted(session.exec(select(DigestRun.period)).all()) == ["2026-11-22", "2026-11-23"]
+
+
+def test_a_failed_catch_up_check_is_retried_at_the_next_heartbeat(bare_app, clock, caplog):
+    digest = Recorder(digest="daily")
+    scheduler = CityScheduler(bare_app, clock, jobs=[Job("digest_daily", (digest,), cron="0 20 * * *", digest="daily")])
+    with bare_app.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE digestrun RENAME TO digestrun_away"))
+    with caplog.at_level(logging.ERROR, logger="bot.scheduler"):
+        assert scheduler.check_leadership()  # leads, but cannot tell whether the digest ran
+    assert digest.calls == [] and "catch-up check failed" in caplog.text
+    with bare_app.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE digestrun_away RENAME TO digestrun"))
+    assert scheduler.check_leadership()
+    assert len(digest.calls) == 1
