@@ -18,7 +18,7 @@ import importlib
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
@@ -85,10 +85,10 @@ def default_jobs(cfg: Config) -> list[Job]:
 
 
 class ScheduledClock(Clock):
-    """A clock stopped at a job's scheduled fire time."""
+    """A clock stopped at a job's scheduled fire time (aware UTC, like every Clock)."""
 
     def __init__(self, at: datetime) -> None:
-        self._at = at
+        self._at = at.astimezone(timezone.utc)
 
     def now(self) -> datetime:
         return self._at

@@ -167,6 +167,7 @@ def test_a_cron_job_covers_its_scheduled_time_when_it_runs_late(bare_app, clock)
     clock.advance(hours=10, minutes=25)  # 19:25 UTC = 20:25 in Madrid: 25 minutes late
     scheduler.run_job("digest_daily")
     assert digest.calls == [datetime(2026, 11, 23, 19, 0, tzinfo=UTC)]
+    assert digest.calls[0].tzinfo is UTC  # a Clock gives aware UTC, whatever the city's zone
 
 
 def test_catch_up_runs_a_missed_digest_once(bare_app, clock):
