@@ -268,15 +268,30 @@ class Config(Strict):
         return f"sqlite:///{(self.base_dir / 'tickets.db').resolve()}"
 
     def template(self, key: str, lang: str) -> str:
-        """The reply template `key` in `lang`, falling back to the city's language."""
+        """The reply template `key` in `lang`, falling back to the city's language.
+
+        Keys of BUILTIN_TEMPLATES that the config lacks come from there (older configs keep working).
+        """
         for candidate in (lang, self.city.language, "en"):
-            text = self.templates.get(candidate, {}).get(key)
+            text = self.templates.get(candidate, {}).get(key) or BUILTIN_TEMPLATES.get(candidate, {}).get(key)
             if text is not None:
                 return text
         raise KeyError(key)
 
 
 REQUIRED_TEMPLATES = ("ack", "resolved", "not_request", "welcome", "status", "status_unknown", "reply", "closed", "reopened", "followup")
+# Optional templates (the "is it fixed?" follow-up) with built-in wording.
+BUILTIN_TEMPLATES = {
+    "es": {"fixed_question": "Incidencia {ref}: ¿Está arreglado? Responda sí o no.",
+           "fixed_thanks": "¡Gracias por confirmarlo! La incidencia {ref} queda resuelta.",
+           "fixed_reopened": "Lo sentimos. Hemos reabierto la incidencia {ref} y avisado al equipo."},
+    "en": {"fixed_question": "Ticket {ref}: Is it fixed? Reply yes or no.",
+           "fixed_thanks": "Thank you for confirming! Ticket {ref} stays resolved.",
+           "fixed_reopened": "Sorry about that. We reopened ticket {ref} and told the team."},
+    "fr": {"fixed_question": "Ticket {ref} : Est-ce réparé ? Répondez oui ou non.",
+           "fixed_thanks": "Merci de l'avoir confirmé ! Le ticket {ref} reste résolu.",
+           "fixed_reopened": "Désolés. Nous avons rouvert le ticket {ref} et prévenu l'équipe."},
+}
 
 
 def _loc_to_path(loc: tuple[Any, ...]) -> str:

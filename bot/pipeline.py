@@ -1,8 +1,9 @@
 """The pipeline: one `InboundMessage` in, tickets, events and outbox rows out, in one transaction.
 
-Steps: dedupe on (channel, external id) → upsert the citizen → commands (/start, /status)
-→ follow-up when the post answers a ticket's thread → classify → not a request: no ticket
-→ new ticket, routed and acknowledged.
+Steps: dedupe on (channel, external id) → upsert the citizen → commands (/start, /status; staff:
+/resolve, /note, /claim) → a reporter's answer to "is it fixed?" → follow-up when the post answers
+a ticket's thread → classify → not a request: no ticket → new ticket, routed and acknowledged
+(and its assignee told by DM).
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from sqlmodel import Session, select
 from bot.clock import Clock
 from bot.config import Config
 from bot.db import transaction
+from bot.followups import answer_of, apply_answer, awaits_answer, callback_answer
 from bot.models import CLOSED_STATUSES, Citizen, Message, Ticket
+from bot.staff_commands import STAFF_COMMANDS, run_staff_command
+from bot.staff_notify import notify_assignee
 from bot.tickets import find_ticket, least_loaded_staff, queue_reply, record_event, render, sla_deadline, thread_ticket
 from channels.base import InboundMessage
 from classifiers.base import Classifier
 
-COMMAND = re.compile(r"^/(\w+)(?:\s+(.*))?$", re.S)
+COMMAND = re.compile(r"^/(\w+)(?:@\w+)?(?:\s+(.*))?$", re.S)  # "/cmd@botname" in Telegram groups
 LOCATION_FOLLOWUP_WINDOW = timedelta(hours=1)
 
 
@@ -71,6 +75,9 @@ class Pipeline:
         command = COMMAND.match(text)
         if command:
             return self._command(session, message, citizen, command.group(1).lower(), (command.group(2) or "").strip())
+        answer = self._fixed_answer(session, inbound, message, citizen)
+        if answer is not None:
+            return answer
         if not text and inbound.lat is not None:
             return self._location_only(session, message, citizen)
         if inbound.in_reply_to:
@@ -131,6 +138,10 @@ class Pipeline:
 
     def _command(self, session: Session, message: Message, citizen: Citizen, name: str, arg: str) -> Outcome:
         lang = self._lang(citizen)
+        if name in STAFF_COMMANDS:
+            result = run_staff_command(session, self.engine, self.cfg, self.clock, message, citizen, name, arg)
+            details = {"command": name, "accepted": result.accepted, **({"reason": result.reason} if result.reason else {})}
+            return Outcome("command", result.ref, 1, details)
         if name == "status" and arg:
             ticket = find_ticket(session, arg.split()[0])
             mine = ticket is not None and session.exec(
@@ -154,6 +165,30 @@ class Pipeline:
         queue_reply(session, self.clock, message, citizen, render(self.cfg, "followup", self._lang(citizen), ticket), "followup", ticket)
         return Outcome("followup", ticket.ref, 1)
 
+    def _fixed_answer(self, session: Session, inbound: InboundMessage, message: Message, citizen: Citizen) -> Outcome | None:
+        """A reporter's answer to "is it fixed?": a `fixed:REF:yes|no` button, or yes/no in the ticket's thread.
+
+        None when the post is no such answer (it then goes on as usual). A button press is never
+        classified: a stale or foreign one is ignored.
+        """
+        pressed = inbound.external_id.startswith("cb:")
+        if pressed:
+            parsed = callback_answer(inbound.text)
+            ticket = find_ticket(session, parsed[0]) if parsed else None
+            fixed = parsed[1] if parsed else None
+        else:
+            fixed = answer_of(inbound.text) if inbound.in_reply_to else None
+            ticket = thread_ticket(session, inbound.channel, inbound.in_reply_to) if fixed is not None else None
+        if ticket is None or not awaits_answer(session, ticket, citizen):
+            if pressed:
+                message.role = "other"
+                return Outcome("ignored", details={"reason": "button press that answers nothing"})
+            return None
+        reply = apply_answer(session, self.cfg, self.clock, message, citizen, ticket, fixed)
+        if pressed:
+            reply.in_reply_to = inbound.in_reply_to  # under the question, not under the button press
+        return Outcome("followup", ticket.ref, 1, {"fixed": fixed})
+
     def _location_only(self, session: Session, message: Message, citizen: Citizen) -> Outcome:
         """A bare location pin completes the citizen's latest open report from the last hour."""
         since = self.clock.now() - LOCATION_FOLLOWUP_WINDOW
@@ -176,6 +211,11 @@ class Pipeline:
     def _apply_attachments(ticket: Ticket, message: Message) -> None:
         if message.lat is not None and message.lon is not None:
             ticket.lat, ticket.lon = message.lat, message.lon
+
+    def _tell_assignee(self, session: Session, ticket: Ticket) -> None:
+        """A routed ticket's assignee hears of it by DM, in the same transaction."""
+        if ticket.assignee:
+            notify_assignee(session, self.cfg, self.clock, ticket)
 
     def _new_ticket(self, session: Session, message: Message, citizen: Citizen, result) -> Outcome:
         now = self.clock.now()
@@ -208,4 +248,5 @@ class Pipeline:
                 record_event(session, self.clock, ticket, "bot", "assigned", assignee=ticket.assignee, department=ticket.department)
         sla_deadline(self.cfg, ticket)
         queue_reply(session, self.clock, message, citizen, render(self.cfg, "ack", self._lang(citizen), ticket), "ack", ticket)
+        self._tell_assignee(session, ticket)
         return Outcome("ticket", ticket.ref, 1, {"status": ticket.status})

@@ -1,15 +1,16 @@
 """The staff verbs. One service layer for the CLI, the scheduler and the bot.
 
-Every verb runs in one transaction: the ticket change, its TicketEvent and any outbox
-rows for citizens commit together or not at all. Bad input raises `ServiceError`
-with a message that names the problem.
+Every verb runs in one transaction (its own, or the caller's via `within(session)`): the
+ticket change, its TicketEvent and any outbox rows commit together or not at all. Bad input
+raises `ServiceError` with a message that names the problem.
 """
 
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -19,6 +20,7 @@ from bot.config import Config
 from bot.db import transaction
 from bot.i18n import close_reason
 from bot.models import CLOSE_REASONS, CLOSED_STATUSES, TICKET_STATUSES, Citizen, Message, OutboxMessage, Staff, Ticket, TicketEvent
+from bot.staff_notify import notify_assignee
 from bot.tickets import (
     find_ticket, iso, least_loaded_staff, notify_reporters, overdue_filter,
     record_event, sla_deadline, ticket_json,
@@ -30,16 +32,33 @@ class ServiceError(Exception):
 
 
 class TicketService:
-    def __init__(self, engine: Engine, cfg: Config, clock: Clock | None = None, actor: str = "staff") -> None:
+    def __init__(self, engine: Engine, cfg: Config, clock: Clock | None = None, actor: str = "staff",
+                 session: Session | None = None) -> None:
         self.engine = engine
         self.cfg = cfg
         self.clock = clock or Clock()
         self.actor = actor
+        self._session = session
+
+    def within(self, session: Session) -> TicketService:
+        """The same verbs, run inside the caller's `session`: the caller's transaction commits them.
+
+        A verb checks its input before it changes anything, so a ServiceError leaves `session` clean.
+        """
+        return TicketService(self.engine, self.cfg, self.clock, self.actor, session=session)
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        if self._session is not None:
+            yield self._session
+        else:
+            with transaction(self.engine) as session:
+                yield session
 
     # -- reading -----------------------------------------------------------------
     def list(self, status: str | None = None, category: str | None = None, assignee: str | None = None, overdue: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
         """Tickets newest first. No status: everything not resolved or closed. `all`: everything."""
-        with transaction(self.engine) as session:
+        with self._tx() as session:
             query = select(Ticket).order_by(Ticket.created_at.desc(), Ticket.id.desc())
             if status is None:
                 query = query.where(Ticket.status.not_in(CLOSED_STATUSES))
@@ -59,7 +78,7 @@ class TicketService:
 
     def show(self, ref: str) -> dict[str, Any]:
         """The ticket JSON plus its timeline: `messages`, `events` and `replies`."""
-        with transaction(self.engine) as session:
+        with self._tx() as session:
             ticket = self._ticket(session, ref)
             data = ticket_json(session, ticket)
             data["priority_reason"] = ticket.priority_reason
@@ -83,20 +102,22 @@ class TicketService:
 
     # -- changing ----------------------------------------------------------------
     def assign(self, ref: str, staff_name: str) -> dict[str, Any]:
-        with transaction(self.engine) as session:
+        with self._tx() as session:
             ticket = self._open_ticket(session, ref)
             staff = self._staff(session, staff_name)
+            previous = ticket.assignee
             ticket.assignee = staff.name
             ticket.department = ticket.department or staff.department
             if ticket.status in ("new", "triage"):
                 ticket.status = "open"
                 sla_deadline(self.cfg, ticket)
             self._touch(session, ticket, "assigned", assignee=staff.name)
+            self._tell_new_assignee(session, ticket, previous)
             return ticket_json(session, ticket)
 
     def claim(self, ref: str) -> dict[str, Any]:
         """The acting staff member takes the ticket and starts on it."""
-        with transaction(self.engine) as session:
+        with self._tx() as session:
             ticket = self._open_ticket(session, ref)
             staff = self._staff(session, self.actor)
             if ticket.status in ("new", "triage"):
@@ -109,14 +130,14 @@ class TicketService:
 
     def note(self, ref: str, text: str) -> dict[str, Any]:
         """An internal note: recorded, never sent."""
-        with transaction(self.engine) as session:
+        with self._tx() as session:
             ticket = self._ticket(session, ref)
             self._touch(session, ticket, "note", text=self._text(text))
             return ticket_json(session, ticket)
 
     def reply(self, ref: str, text: str) -> dict[str, Any]:
         """A public reply to every reporter, in their thread."""
-        with transaction(self.engine) as session:
+        with self._tx() as session:
             ticket = self._ticket(session, ref)
             text = self._text(text)
             sent = notify_reporters(session, self.cfg, self.clock, ticket, "reply", "reply", text=text)
@@ -125,12 +146,12 @@ class TicketService:
 
     def resolve(self, ref: str, note: str | None = None, photo: str | None = None) -> dict[str, Any]:
         """Mark resolved and queue the status reply to every reporter."""
-        with transaction(self.engine) as session:
+        with self._tx() as session:
             ticket = self._open_ticket(session, ref)
+            note_text = f"{self._text(note)} " if note else ""
             media = [self._keep_photo(photo, ticket)] if photo else []
             ticket.status = "resolved"
             ticket.resolved_at = self.clock.now()
-            note_text = f"{self._text(note)} " if note else ""
             sent = notify_reporters(session, self.cfg, self.clock, ticket, "resolved", "resolved", media, note=note_text)
             self._touch(session, ticket, "resolved", public=True, text=note, recipients=sent, photo=media[0] if media else None)
             return ticket_json(session, ticket)
@@ -140,7 +161,7 @@ class TicketService:
             raise ServiceError(f"'{reason}' is not a close reason (use one of: {', '.join(CLOSE_REASONS)})")
         if (reason == "duplicate") != bool(of):
             raise ServiceError("--of REF is required with --reason duplicate, and only then")
-        with transaction(self.engine) as session:
+        with self._tx() as session:
             ticket = self._open_ticket(session, ref)
             target = None
             if of:
@@ -157,7 +178,7 @@ class TicketService:
             return ticket_json(session, ticket)
 
     def reopen(self, ref: str) -> dict[str, Any]:
-        with transaction(self.engine) as session:
+        with self._tx() as session:
             ticket = self._ticket(session, ref)
             if ticket.status not in CLOSED_STATUSES:
                 raise ServiceError(f"{ticket.ref} is {ticket.status}, not resolved or closed")
@@ -165,16 +186,18 @@ class TicketService:
             ticket.resolved_at = None
             ticket.closed_reason = None
             ticket.duplicate_of = None
+            # a new promise to keep and a new resolution to ask about
+            ticket.escalated_at = ticket.followup_asked_at = ticket.fixed_confirmed = None
             sent = notify_reporters(session, self.cfg, self.clock, ticket, "reopened", "reopened")
             self._touch(session, ticket, "reopened", public=True, recipients=sent)
             return ticket_json(session, ticket)
 
     def recategorize(self, ref: str, code: str) -> dict[str, Any]:
         """Move the ticket to category `code`, re-route it, and keep the correction for training."""
-        with transaction(self.engine) as session:
+        with self._tx() as session:
             ticket = self._ticket(session, ref)
             category = self.cfg.category(self._category(code))
-            previous = ticket.category
+            previous, previous_assignee = ticket.category, ticket.assignee
             ticket.category = category.code
             if ticket.department != category.department or ticket.assignee is None:
                 ticket.department = category.department
@@ -184,9 +207,15 @@ class TicketService:
             sla_deadline(self.cfg, ticket)
             text = " ".join(m.text for m in session.exec(select(Message).where(Message.ticket_id == ticket.id, Message.role == "report")).all())
             self._touch(session, ticket, "recategorized", previous=previous, category=category.code, assignee=ticket.assignee, correction_text=text)
+            self._tell_new_assignee(session, ticket, previous_assignee)
             return ticket_json(session, ticket)
 
     # -- helpers -----------------------------------------------------------------
+    def _tell_new_assignee(self, session: Session, ticket: Ticket, previous: str | None) -> None:
+        """A staff DM to the assignee when the ticket has just changed hands."""
+        if ticket.assignee and ticket.assignee != previous:
+            notify_assignee(session, self.cfg, self.clock, ticket)
+
     def _touch(self, session: Session, ticket: Ticket, kind: str, public: bool = False, text: str | None = None, **data: Any) -> None:
         ticket.updated_at = self.clock.now()
         record_event(session, self.clock, ticket, self.actor, kind, public=public, text=text, **data)

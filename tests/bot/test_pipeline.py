@@ -8,6 +8,9 @@ from bot.pipeline import Pipeline
 from tests.helpers import post
 
 
+CITIZEN = OutboxMessage.audience == "citizen"  # replies to citizens, not the staff DMs
+
+
 def pipeline(app):
     return Pipeline(app.engine, app.cfg, app.classifier, app.clock)
 
@@ -26,7 +29,7 @@ def test_request_becomes_routed_ticket_with_ack_in_same_transaction(app, clock):
     assert ticket.location_text == "Calle Real 12"
     # 21 office hours from Monday 10:00 in Villajún (08:00-15:00): Thursday 10:00, 09:00 UTC
     assert ticket.expected_at == datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
-    [ack] = rows(app, OutboxMessage)
+    [ack] = rows(app, OutboxMessage, CITIZEN)
     assert ack.purpose == "ack" and ack.in_reply_to == "100:" + ack.in_reply_to.split(":")[1]
     assert "JUN-1" in ack.text and "alumbrado público" in ack.text and "jueves 26 de noviembre" in ack.text
     kinds = [e.kind for e in rows(app, TicketEvent)]
@@ -37,7 +40,7 @@ def test_same_post_twice_is_one_ticket(app):
     p = post("There is a pothole on Main Street")
     first, second = pipeline(app).process(p), pipeline(app).process(p)
     assert (first.action, second.action) == ("ticket", "duplicate")
-    assert len(rows(app, Ticket)) == 1 and len(rows(app, OutboxMessage)) == 1
+    assert len(rows(app, Ticket)) == 1 and len(rows(app, OutboxMessage, CITIZEN)) == 1
 
 
 def test_least_loaded_staff_gets_the_next_ticket(app):
@@ -112,7 +115,7 @@ def test_start_and_status_commands(app):
     status = p.process(post("/status JUN-1", user="ana"))
     other = p.process(post("/status JUN-1", user="eve"))
     assert status.ticket_ref == "JUN-1" and other.ticket_ref is None
-    texts = [r.text for r in rows(app, OutboxMessage)]
+    texts = [r.text for r in rows(app, OutboxMessage, CITIZEN)]
     assert texts[0].startswith("Hello, I am the Villajún")
     assert texts[2].startswith("Ticket JUN-1 (street lighting) is open")
     assert "could not find ticket JUN-1" in texts[3] or "No encontramos la incidencia JUN-1" in texts[3]
@@ -120,7 +123,7 @@ def test_start_and_status_commands(app):
 
 def test_reply_language_follows_the_post(app):
     pipeline(app).process(post("Le lampadaire de la rue Victor Hugo est éteint", user="marie"))
-    [ack] = rows(app, OutboxMessage)
+    [ack] = rows(app, OutboxMessage, CITIZEN)
     assert ack.text.startswith("Merci pour votre signalement") and "éclairage public" in ack.text
     [citizen] = rows(app, Citizen)
     assert citizen.language == "fr"
