@@ -42,7 +42,8 @@ def inbound(admin, **body):
 
 
 def sent(admin):
-    return admin.get("/_sandbox/telegram/sent").json()
+    """What the bot posted to citizens (staff DMs go to bare Telegram user ids such as "100001")."""
+    return [m for m in admin.get("/_sandbox/telegram/sent").json() if not (m["to_user"] or "").isdigit()]
 
 
 def tickets(citybot):
