@@ -142,8 +142,8 @@ class CityScheduler:
                           id="leadership", next_run_time=datetime.now(self.tz))
         for job in self.jobs.values():
             scheduler.add_job(self.run_job, self.trigger(job), args=[job.id], id=job.id)
+        self._scheduler = scheduler  # before start: the first heartbeat may already want it
         scheduler.start()
-        self._scheduler = scheduler
         log.info("scheduler started: %s", ", ".join(self.jobs) or "no jobs")
 
     def stop(self) -> None:
@@ -156,12 +156,19 @@ class CityScheduler:
 
     # -- leadership ----------------------------------------------------------------
     def check_leadership(self) -> bool:
-        """Acquire or renew; on becoming leader, catch up missed digests. True when this process leads."""
+        """Acquire or renew; on becoming leader, catch up missed digests. True when this process leads.
+
+        Once started, the catch-up runs as a job of its own, so a slow digest never delays the heartbeat.
+        """
         with self._lead_lock:
             leader = self.leadership.try_acquire()
             became, self._leading = leader and not self._leading, leader
         if became:
-            self.catch_up()
+            scheduler = self._scheduler
+            if scheduler is not None and scheduler.running:
+                scheduler.add_job(self.catch_up, id="catch_up", replace_existing=True, next_run_time=datetime.now(self.tz))
+            else:
+                self.catch_up()
         return leader
 
     def catch_up(self) -> list[str]:

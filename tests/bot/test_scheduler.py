@@ -98,11 +98,15 @@ def test_bad_cron_expression_names_the_key():
 
 
 def test_the_default_jobs_resolve_to_the_real_functions(bare_app, clock):
-    from bot import digest
+    from bot import digest, escalation, followups
 
     scheduler = CityScheduler(bare_app, clock)
     assert scheduler._resolve(scheduler.jobs["digest_daily"]) is digest.post_public_digest
     assert scheduler.jobs["digest_daily"].kwargs == {"kind": "daily"}
+    assert scheduler._resolve(scheduler.jobs["digest_staff"]) is digest.send_staff_digests
+    assert scheduler._resolve(scheduler.jobs["escalation"]) is escalation.escalate_overdue
+    assert scheduler._resolve(scheduler.jobs["followups"]) is followups.ask_followups
+    assert scheduler._resolve(scheduler.jobs["retention"]).__name__ == "purge_expired"
 
 
 # -- running ---------------------------------------------------------------------------
@@ -201,3 +205,17 @@ def test_a_failed_catch_up_check_is_retried_at_the_next_heartbeat(bare_app, cloc
         conn.execute(text("ALTER TABLE digestrun_away RENAME TO digestrun"))
     assert scheduler.check_leadership()
     assert len(digest.calls) == 1
+
+
+def test_a_started_scheduler_takes_the_lead_and_catches_up_in_the_background(bare_app, clock):
+    digest = Recorder(digest="daily")
+    scheduler = CityScheduler(bare_app, clock, jobs=[Job("digest_daily", (digest,), cron="0 20 * * *", digest="daily")])
+    scheduler.start()
+    try:
+        assert digest.called.wait(30)
+        assert scheduler.leadership.is_leader
+    finally:
+        scheduler.stop()
+    assert digest.calls == [datetime(2026, 11, 22, 19, 0, tzinfo=UTC)]
+    assert not scheduler.leadership.is_leader  # stopping hands leadership back
+    assert Leadership(bare_app.engine, "scheduler", "next-process", 60, clock).try_acquire()
