@@ -40,6 +40,9 @@ instance's character limit, each part replying to the previous one. Part n
 carries `Idempotency-Key: <key>:<n>`, so a retried delivery never posts twice.
 Photos go with the first part (four per status), uploaded with `media_post`.
 A reply to a status that no longer exists goes out direct and unthreaded.
+A public post (`OutboundMessage.public`, a digest) has no @mention and no parent,
+with the configured visibility ("unlisted" when that is "direct"), split and
+with photos as a reply is.
 
 Errors: 429 -> RateLimited (seconds to `X-RateLimit-Reset`, at least 1); network
 errors and 5xx -> TransientError; other 4xx and unreadable media -> PermanentError.
@@ -917,17 +920,10 @@ class MastodonChannel:
         paths = tuple(message.media_paths)
         if not text and not paths:
             raise PermanentError("mastodon: nothing to send (empty text, no media)")
-        parent = message.in_reply_to or None
-        if parent is not None and not str(parent).isdigit():
-            raise PermanentError(f"mastodon: bad in_reply_to {parent!r}")
-        visibility = self.visibility
-        if parent is not None:
-            parent_visibility = self._visibility_of(parent)
-            if parent_visibility is None:  # the post is gone: answer privately, unthreaded
-                parent, visibility = None, "direct"
-            else:
-                visibility = max(visibility, parent_visibility, key=_VISIBILITY_ORDER.index)
-        handle = (message.recipient_handle or "").strip().lstrip("@")
+        if message.public:
+            parent, visibility, handle = self._public_target(message)
+        else:
+            parent, visibility, handle = self._reply_target(message)
         if not handle and visibility == "direct":
             raise PermanentError("mastodon: a direct reply needs the recipient's handle")
         prefix = f"@{handle} " if handle else ""
@@ -959,6 +955,28 @@ class MastodonChannel:
             error.delivered = tuple(delivered)  # type: ignore[attr-defined]
             raise
         return SendResult(external_id=delivered[0], extra_ids=tuple(delivered[1:]))
+
+    def _reply_target(self, message: OutboundMessage) -> tuple[str | None, str, str]:
+        """(parent, visibility, handle) of a reply: never wider than the parent; gone -> direct."""
+        parent = message.in_reply_to or None
+        if parent is not None and not str(parent).isdigit():
+            raise PermanentError(f"mastodon: bad in_reply_to {parent!r}")
+        visibility = self.visibility
+        if parent is not None:
+            parent_visibility = self._visibility_of(parent)
+            if parent_visibility is None:  # the post is gone: answer privately, unthreaded
+                parent, visibility = None, "direct"
+            else:
+                visibility = max(visibility, parent_visibility, key=_VISIBILITY_ORDER.index)
+        return parent, visibility, (message.recipient_handle or "").strip().lstrip("@")
+
+    def _public_target(self, message: OutboundMessage) -> tuple[str | None, str, str]:
+        """(parent, visibility, handle) of a public post: no parent (a resumed one goes on under
+        `in_reply_to`, its last part), the configured visibility ("unlisted" for "direct"), no @."""
+        parent = (message.in_reply_to or None) if message.skip_parts else None
+        if parent is not None and not str(parent).isdigit():
+            raise PermanentError(f"mastodon: bad in_reply_to {parent!r}")
+        return parent, "unlisted" if self.visibility == "direct" else self.visibility, ""
 
     def _visibility_of(self, status_id: str) -> str | None:
         """The visibility of a status (cached), None when it no longer exists."""

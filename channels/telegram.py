@@ -2,7 +2,8 @@
 
 Ids: a message's external id is "<chat_id>:<message_id>" (Telegram message ids
 are per chat); `conversation_id` is the chat id; the fetch cursor is the next
-getUpdates offset as a string.
+getUpdates offset as a string. A button press (callback query) is "cb:<query id>",
+its `in_reply_to` the "<chat_id>:<message_id>" of the bot message with the keyboard.
 
 The `Channel` interface is synchronous, PTB is asyncio: the adapter runs one
 private event loop in a daemon thread and submits the Bot's coroutines to it,
@@ -26,7 +27,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import telegram
-from telegram import ReplyParameters
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -56,6 +57,8 @@ log = logging.getLogger(__name__)
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
+CALLBACK_DATA_LIMIT = 64  # bytes of UTF-8, as Telegram counts callback_data
+ALLOWED_UPDATES = ["message", "callback_query"]
 T = TypeVar("T")
 
 
@@ -71,12 +74,15 @@ def parse_update(
 ) -> InboundMessage | None:
     """Turn one getUpdates item into an InboundMessage, or None if the bot should ignore it.
 
-    Ignored: updates without a `message` (edits, callbacks...), posts by bots or
+    A `callback_query` (an inline keyboard button press) goes to
+    `parse_callback_query`. Ignored: updates with neither (edits...), posts by bots or
     without a sender, posts with no text, photo or location, and group posts that
     neither address the bot (mention, reply to the bot, command) nor carry a
     configured hashtag or keyword. Raises (KeyError, TypeError, ValueError) on a
     malformed payload; `fetch` turns that into a rejected entry.
     """
+    if "callback_query" in data:
+        return parse_callback_query(data)
     message = data.get("message")
     if message is None:
         return None
@@ -117,6 +123,43 @@ def parse_update(
         lat=float(location["latitude"]) if location else None,
         lon=float(location["longitude"]) if location else None,
         media=media,
+        raw=data,
+    )
+
+
+def parse_callback_query(data: dict[str, Any]) -> InboundMessage | None:
+    """A button press (a `callback_query` update) as an InboundMessage, or None to ignore it.
+
+    external_id "cb:<query id>"; the author is the user who pressed; kind "dm" when the
+    keyboard's message is in a private chat, else "mention"; conversation_id is that chat;
+    in_reply_to is "<chat>:<message_id>" of the bot message that carried the keyboard;
+    text is the callback data exactly. Ignored: presses by bots, presses on inline-mode
+    messages (no `message`) and presses without data (game buttons). Raises (KeyError,
+    TypeError, ValueError) on a malformed payload.
+    """
+    query = data["callback_query"]
+    query_id = query["id"]
+    if not isinstance(query_id, str) or not query_id:
+        raise ValueError(f"callback_query.id must be a non-empty string, got {query_id!r}")
+    sender = query["from"]
+    payload, message = query.get("data"), query.get("message")
+    if sender.get("is_bot") or message is None or payload is None:
+        return None
+    if not isinstance(payload, str):
+        raise TypeError(f"callback_query.data must be a string, got {type(payload).__name__}")
+    chat = message["chat"]
+    chat_id = _int(chat["id"], "callback_query.message.chat.id")
+    message_id = _int(message["message_id"], "callback_query.message.message_id")
+    return InboundMessage(
+        channel="telegram",
+        external_id=f"cb:{query_id}",
+        author_id=str(_int(sender["id"], "callback_query.from.id")),
+        author_handle=sender.get("username") or sender.get("first_name"),
+        text=payload,
+        kind="dm" if chat["type"] == "private" else "mention",
+        conversation_id=str(chat_id),
+        in_reply_to=f"{chat_id}:{message_id}",
+        lang_hint=sender.get("language_code"),
         raw=data,
     )
 
@@ -316,6 +359,21 @@ def _reply_to(message_id: int | None) -> ReplyParameters | None:
     return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
 
 
+def _keyboard(buttons: Sequence[tuple[str, str]]) -> InlineKeyboardMarkup | None:
+    """One row of inline buttons, or None; PermanentError naming a bad label or data."""
+    if not buttons:
+        return None
+    row = []
+    for label, data in buttons:
+        if not isinstance(label, str) or not label.strip():
+            raise PermanentError(f"telegram: button with callback data {data!r} has an empty label")
+        if not isinstance(data, str) or not 1 <= len(data.encode("utf-8")) <= CALLBACK_DATA_LIMIT:
+            raise PermanentError(f"telegram: button {label!r}: callback data {data!r} must be "
+                                 f"1-{CALLBACK_DATA_LIMIT} bytes")
+        row.append(InlineKeyboardButton(text=label, callback_data=data))
+    return InlineKeyboardMarkup([row])
+
+
 def _message_id(external_id: str | None) -> int | None:
     """'chat:msg' (or a bare 'msg') -> msg."""
     if not external_id:
@@ -411,7 +469,8 @@ class TelegramChannel:
         """The updates after `cursor` (a getUpdates offset), long-polling up to `timeout` s.
 
         Photos are downloaded to `media_dir/telegram/<file_unique_id>.<ext>`; a
-        failed download keeps the message with `path=None`. A payload that cannot
+        failed download keeps the message with `path=None`. Button presses come as
+        "cb:<id>" messages (`parse_callback_query`) and are answered, best effort. A payload that cannot
         be parsed lands in `rejected`; the cursor still moves past it.
         """
         offset = int(cursor) if cursor else None
@@ -420,7 +479,7 @@ class TelegramChannel:
     async def _fetch(self, offset: int | None, timeout: int, cursor: str | None) -> FetchResult:
         await self._ready()
         updates = await self._bot.get_updates_raw(
-            offset=offset, limit=self.poll_limit, timeout=timeout, allowed_updates=["message"]
+            offset=offset, limit=self.poll_limit, timeout=timeout, allowed_updates=ALLOWED_UPDATES
         )
         messages: list[InboundMessage] = []
         rejected: list[dict[str, Any]] = []
@@ -445,8 +504,18 @@ class TelegramChannel:
                 continue
             if message is not None:
                 messages.append(await self._with_media(message))
+            if message is not None and message.external_id.startswith("cb:"):
+                await self._answer_callback(message.external_id.removeprefix("cb:"))
         next_cursor = str(next_offset) if next_offset is not None else cursor
         return FetchResult(messages=messages, next_cursor=next_cursor, rejected=rejected)
+
+    async def _answer_callback(self, query_id: str) -> None:
+        """answerCallbackQuery, so the user's button stops spinning. Best effort: never raises."""
+        try:
+            await self._bot.answer_callback_query(query_id)
+        except (TelegramError, OSError) as exc:
+            log.info("telegram: could not answer callback query %s: %s", query_id,
+                     map_error(exc, self._token))
 
     async def _with_media(self, message: InboundMessage) -> InboundMessage:
         """Download each media item; keep the ref (path None) if a download fails."""
@@ -477,47 +546,56 @@ class TelegramChannel:
         """Post a reply in `conversation_id` (or `recipient_id`), threaded under `in_reply_to`.
 
         Text over 4096 units is split into a chain of replies; photos go first
-        with the text as caption when it fits 1024 units. If a later part fails,
-        the error carries `delivered`: the external ids already posted.
+        with the text as caption when it fits 1024 units. `public`: a post to the
+        chat `recipient_id` (a chat id or "@channel"), neither a reply nor a chain.
+        `buttons` become an inline keyboard (one row) on the last part sent. If a
+        later part fails, the error carries `delivered`: the external ids already posted.
         """
-        chat = _chat_id(message.conversation_id or message.recipient_id)
-        try:
-            reply_to = _message_id(message.in_reply_to)
-        except ValueError:
-            raise PermanentError(f"telegram: bad in_reply_to {message.in_reply_to!r}") from None
+        if message.public:
+            if not message.recipient_id.strip():
+                raise PermanentError("telegram: a public post needs a target chat "
+                                     "(channels.telegram.digest_chat)")
+            chat, reply_to = _chat_id(message.recipient_id.strip()), None
+        else:
+            chat = _chat_id(message.conversation_id or message.recipient_id)
+            try:
+                reply_to = _message_id(message.in_reply_to)
+            except ValueError:
+                raise PermanentError(f"telegram: bad in_reply_to {message.in_reply_to!r}") from None
         if not message.text.strip() and not message.media_paths:
             raise PermanentError("telegram: nothing to send (empty text, no media)")
-        return self._run(self._send(chat, reply_to, message.text, message.media_paths, message.skip_parts))
+        markup = _keyboard(message.buttons)
+        return self._run(self._send(chat, reply_to, message.text, message.media_paths,
+                                    message.skip_parts, markup, chain=not message.public))
 
     async def _send(
-        self, chat: int | str, reply_to: int | None, text: str, media_paths: Sequence[str], skip: int = 0
+        self, chat: int | str, reply_to: int | None, text: str, media_paths: Sequence[str],
+        skip: int = 0, markup: InlineKeyboardMarkup | None = None, chain: bool = True,
     ) -> SendResult:
+        """Photos, then text chunks; part n replies to part n-1 when `chain`; `skip` parts were sent."""
         await self._ready()
         caption = None
         chunks = split_text(text)
         if media_paths and _utf16_len(text.strip()) <= CAPTION_LIMIT:
             caption, chunks = text.strip() or None, []
+        parts = [(path, caption if index == 0 else None) for index, path in enumerate(media_paths)]
+        parts += [(None, chunk) for chunk in chunks]
         delivered: list[str] = []
         previous = reply_to
         try:
-            for index, path in enumerate(media_paths):
+            for index, (path, body) in enumerate(parts):
                 if index < skip:  # posted by an earlier attempt
                     continue
-                sent = await self._bot.send_photo(
-                    chat,
-                    photo=Path(path).read_bytes(),
-                    filename=Path(path).name,
-                    caption=caption if index == 0 else None,
-                    reply_parameters=_reply_to(previous),
-                )
+                options = {"reply_parameters": _reply_to(previous),
+                           "reply_markup": markup if index == len(parts) - 1 else None}
+                if path is not None:
+                    sent = await self._bot.send_photo(chat, photo=Path(path).read_bytes(),
+                                                      filename=Path(path).name, caption=body,
+                                                      **options)
+                else:
+                    sent = await self._bot.send_message(chat, body, **options)
                 delivered.append(f"{sent.chat.id}:{sent.message_id}")
-                previous = sent.message_id
-            for chunk in chunks[max(0, skip - len(media_paths)):]:
-                sent = await self._bot.send_message(
-                    chat, chunk, reply_parameters=_reply_to(previous)
-                )
-                delivered.append(f"{sent.chat.id}:{sent.message_id}")
-                previous = sent.message_id
+                previous = sent.message_id if chain else None
         except (TelegramError, OSError) as exc:
             error = map_error(exc, self._token)
             error.delivered = tuple(delivered)  # type: ignore[attr-defined]

@@ -783,7 +783,9 @@ class XChannel:
         """Post a reply under `in_reply_to`, or a DM when the thread is a DM conversation.
 
         Tweets: without `in_reply_to` the reply goes under the `conversation_id`
-        tweet, and with neither it is a new post. Text over 280 weighted characters
+        tweet, and with neither it is a new post. `public` (a digest): a new post
+        whatever the thread fields say, never a DM (a resumed one goes on under
+        `in_reply_to`, its last part). Text over 280 weighted characters
         becomes a numbered thread, each part replying to the previous. DMs (a "dm:<id>"
         in_reply_to, or an "a-b" conversation id) go to `recipient_id`, split at 10,000
         characters, unnumbered. Photos are skipped with one log line
@@ -796,10 +798,12 @@ class XChannel:
         if not message.text.strip():
             raise PermanentError("x: nothing to send (empty text)")
         reply_to = message.in_reply_to
-        if (reply_to or "").startswith("dm:") or (
+        if message.public:
+            reply_to = reply_to if message.skip_parts else None
+        elif (reply_to or "").startswith("dm:") or (
                 not reply_to and "-" in (message.conversation_id or "")):
             return self._send_dm(message)
-        if not reply_to and (message.conversation_id or "").isdigit():
+        elif not reply_to and (message.conversation_id or "").isdigit():
             reply_to = message.conversation_id
         if reply_to is not None and not reply_to.isdigit():
             raise PermanentError(f"x: bad in_reply_to {reply_to!r}")

@@ -28,7 +28,8 @@ and media files excepted); every token is the bot account (acct `villajun`).
 
 Admin (`/_sandbox/mastodon/...`): POST inbound, GET inbound, GET sent (the contract's
 fields, `text` being the plain text the bot posted with its leading `@acct`, plus
-`visibility`), POST faults, POST reset, and sandbox-only extras: POST raw (store any JSON object as the bot's
+`visibility`; a public post and the rest of its thread have `to_user` null; `media`
+has one "photo" per attached file), POST faults, POST reset, and sandbox-only extras: POST raw (store any JSON object as the bot's
 next notification), GET/POST stream (`{"up": false}` cuts every open stream and
 refuses new ones with 503 until `{"up": true}`; GET also counts open streams).
 
@@ -698,8 +699,11 @@ class MastodonFake(ContractAdmin):
 
     def _record_sent(self, status: Status) -> None:
         parent = self._statuses.get(status.in_reply_to_id) if status.in_reply_to_id else None
-        # Whom the bot addressed: its leading @acct, else the author it answers.
+        # Whom the bot addressed: its leading @acct, else the author it answers, or in the bot's
+        # own thread whom its parent addressed (nobody, for a public post).
         to_user = status.mentions[0] if status.mentions else (parent.acct if parent else None)
+        if not status.mentions and parent is not None and parent.acct == self.bot_acct:
+            to_user = next((s["to_user"] for s in self._sent if s["id"] == str(parent.id)), None)
         self._sent.append({
             "id": str(status.id),
             "text": status.text,

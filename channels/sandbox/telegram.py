@@ -2,11 +2,28 @@
 
 Bot API: `/bot<TOKEN>/<method>` (any token), form, multipart, JSON or query
 parameters, answers `{"ok": true, "result": ...}`. Methods: getMe, deleteWebhook,
-getUpdates (offset, limit, long-poll timeout), sendMessage, sendPhoto, getFile,
+getUpdates (offset, limit, long-poll timeout, allowed_updates: kept until changed,
+as on Telegram; an update of a type not allowed is dropped), sendMessage, sendPhoto
+(both with an optional inline keyboard `reply_markup`), answerCallbackQuery, getFile,
 close, logOut; files at `GET /file/bot<TOKEN>/<file_path>`.
 
+Chats: the group, each citizen's private chat, "@name" (a public channel the bot
+may post to, created on first use, e.g. the digest chat) and any other positive id
+(a user who has started the bot, e.g. a staff member).
+
 Admin (`/_sandbox/telegram/...`): POST inbound, GET inbound, GET sent, POST faults,
-POST reset, and the sandbox-only POST raw (queue any JSON object as an update).
+POST reset, and sandbox-only extras: POST raw (queue any JSON object as an update)
+and GET callbacks (every button press with `answered`, and the answer's `text`).
+- POST inbound also takes a button press: `{"user": "ana", "callback": "<data>",
+  "reply_to": "<id of a bot message as listed in sent>", "lang"?: "es"}` queues a
+  `callback_query` update and answers `{"id": "<callback query id>"}`. The message
+  must carry an inline button with exactly that data (400 otherwise); in a private
+  chat only that chat's user can press. A `user` of digits is that user id (a staff
+  member), without a username.
+- GET sent items carry, besides the contract's fields, `buttons`: the message's
+  inline keyboard as `[{"label", "data"}]` (`[]` without one). `to_user` is whom a
+  reply answers, the user of a private chat (username, else id), a channel's name
+  (without "@") for a post there, and null for a group post that answers no one.
 
 Ids: update and message ids start at the current time in milliseconds and only
 grow, so a restarted sandbox never reuses an id a bot has stored. User ids are
@@ -36,12 +53,26 @@ GROUP_CHAT_ID = -1001000000001
 GROUP_TITLE = "Vecinos de Villajún"
 PHOTO_SIZES = ((90, 68), (320, 240))
 MAX_TEXT, MAX_CAPTION, MAX_POLL = 4096, 1024, 50
+MAX_CALLBACK_DATA = 64  # bytes
+UPDATE_TYPES = frozenset({
+    "message", "edited_message", "channel_post", "edited_channel_post", "business_connection",
+    "business_message", "edited_business_message", "deleted_business_messages",
+    "message_reaction", "message_reaction_count", "inline_query", "chosen_inline_result",
+    "callback_query", "shipping_query", "pre_checkout_query", "purchased_paid_media", "poll",
+    "poll_answer", "my_chat_member", "chat_member", "chat_join_request", "chat_boost",
+    "removed_chat_boost",
+})
 FAULT_TEXT = {500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 def user_id_for(username: str) -> int:
     """A stable positive user id for a username (case-insensitive)."""
     return 100_000_000 + zlib.crc32(username.lower().encode("utf-8")) % 900_000_000
+
+
+def channel_id_for(name: str) -> int:
+    """A stable channel chat id ("-100..." as Telegram's) for "@name" (case-insensitive)."""
+    return -1_002_000_000_000 - zlib.crc32(name.lower().encode("utf-8")) % 1_000_000_000
 
 
 def create_fake() -> TelegramFake:
@@ -114,18 +145,19 @@ def _int_param(params: dict[str, Any], key: str, default: int | None = None) -> 
         raise ApiError(400, f"Bad Request: field \"{key}\" must be an integer") from None
 
 
-def _json_param(params: dict[str, Any], key: str) -> dict[str, Any] | None:
-    """Nested objects arrive JSON-encoded inside forms, or as objects in JSON bodies."""
+def _json_param(params: dict[str, Any], key: str, expected: type = dict) -> Any:
+    """Nested values arrive JSON-encoded inside forms, or as themselves in JSON bodies; None if absent."""
     value = params.get(key)
     if value is None or value == "":
         return None
+    what = "object" if expected is dict else "array"
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except json.JSONDecodeError:
-            raise ApiError(400, f"Bad Request: can't parse {key} JSON object") from None
-    if not isinstance(value, dict):
-        raise ApiError(400, f"Bad Request: {key} must be an object")
+            raise ApiError(400, f"Bad Request: can't parse {key} JSON {what}") from None
+    if not isinstance(value, expected):
+        raise ApiError(400, f"Bad Request: {key} must be an {what}")
     return value
 
 
@@ -168,6 +200,7 @@ class TelegramFake(ContractAdmin):
             "getupdates": self._get_updates,
             "sendmessage": self._send_message,
             "sendphoto": self._send_photo,
+            "answercallbackquery": self._answer_callback_query,
             "getfile": self._get_file,
         }
 
@@ -178,6 +211,8 @@ class TelegramFake(ContractAdmin):
         self._paths: dict[str, str] = {}
         self._inbound: list[dict[str, Any]] = []
         self._sent: list[dict[str, Any]] = []
+        self._callbacks: dict[str, dict[str, Any]] = {}
+        self._allowed: frozenset[str] | None = None  # None: every update type
         self._fault: Fault | None = None
 
     # -- lifecycle (PlatformFake) ------------------------------------------
@@ -245,8 +280,11 @@ class TelegramFake(ContractAdmin):
             timeout = min(max(float(params.get("timeout") or 0), 0.0), MAX_POLL)
         except ValueError:
             raise ApiError(400, 'Bad Request: field "timeout" must be a number') from None
+        allowed = _allowed_updates(params)
         deadline = time.monotonic() + timeout
         with self._cond:
+            if allowed is not None:
+                self._allowed = allowed or None
             self._confirm(offset)
             while not self._updates and not self._closed:
                 remaining = deadline - time.monotonic()
@@ -256,7 +294,9 @@ class TelegramFake(ContractAdmin):
             return list(self._updates[:limit])
 
     def _confirm(self, offset: int | None) -> None:
-        """Drop updates the offset confirms (caller holds the lock)."""
+        """Drop updates the offset confirms, and those of types not allowed (caller holds the lock)."""
+        if self._allowed is not None:
+            self._updates = [u for u in self._updates if _update_type(u) in self._allowed | {None}]
         if offset is None or offset == 0:
             return
         if offset < 0:
@@ -265,10 +305,16 @@ class TelegramFake(ContractAdmin):
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
 
     def _chat(self, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            chat = self._chats.get(int(params.get("chat_id")))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            chat = None
+        """The chat `chat_id` names: a known chat, "@channel" or a user who started the bot."""
+        given = str(params.get("chat_id") or "").strip()
+        if re.fullmatch(r"@[A-Za-z]\w{3,31}", given):
+            name = given[1:]
+            return self._chats.setdefault(channel_id_for(name), {
+                "id": channel_id_for(name), "type": "channel", "title": name, "username": name})
+        chat = self._chats.get(int(given)) if re.fullmatch(r"-?\d+", given) else None
+        if chat is None and given.isdigit() and int(given) > 0:
+            chat = self._chats.setdefault(int(given), {
+                "id": int(given), "type": "private", "first_name": f"User {given}"})
         if chat is None:
             raise ApiError(400, "Bad Request: chat not found")
         return chat
@@ -299,7 +345,8 @@ class TelegramFake(ContractAdmin):
         with self._cond:
             chat = self._chat(params)
             target = self._reply_target(params, chat)
-            message = self._new_message(chat, self.bot_user, target, {"text": text})
+            content = {"text": text, **_keyboard(params)}
+            message = self._new_message(chat, self.bot_user, target, content)
             self._record_sent(message, target, text, [])
         return message
 
@@ -320,7 +367,7 @@ class TelegramFake(ContractAdmin):
                 sizes = [self._photo_size(self._files[photo])]
             else:
                 raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
-            content: dict[str, Any] = {"photo": sizes}
+            content: dict[str, Any] = {"photo": sizes, **_keyboard(params)}
             if caption:
                 content["caption"] = caption
             message = self._new_message(chat, self.bot_user, target, content)
@@ -369,10 +416,14 @@ class TelegramFake(ContractAdmin):
         return message
 
     def _record_sent(self, message: dict, target: dict | None, text: str, media: list) -> None:
+        chat = message["chat"]
         if target is not None:
             to_user = target["from"].get("username")
+        elif chat["type"] == "private":
+            to_user = chat.get("username") or str(chat["id"])
         else:
-            to_user = message["chat"].get("username")  # None in the group
+            to_user = chat.get("username")  # a channel's name; None in the group
+        rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
         self._sent.append(
             {
                 "id": str(message["message_id"]),
@@ -380,9 +431,22 @@ class TelegramFake(ContractAdmin):
                 "in_reply_to": str(target["message_id"]) if target else None,
                 "to_user": to_user,
                 "media": media,
+                "buttons": [{"label": b["text"], "data": b.get("callback_data")}
+                            for row in rows for b in row],
                 "at": _now_iso(),
             }
         )
+
+    def _answer_callback_query(self, params: dict[str, Any]) -> bool:
+        query_id = str(params.get("callback_query_id") or "")
+        with self._cond:
+            record = self._callbacks.get(query_id)
+            if record is None or record["answered"]:
+                raise ApiError(400, "Bad Request: query is too old and response timeout expired "
+                                    "or query ID is invalid")
+            record["answered"] = True
+            record["answer_text"] = params.get("text") or None
+        return True
 
     def _store(self, file_id: str, unique: str, path: str, data: bytes, ctype: str) -> StoredFile:
         stored = StoredFile(file_id, unique, path, data, ctype)
@@ -428,22 +492,56 @@ class TelegramFake(ContractAdmin):
 
     # -- admin API -------------------------------------------------------------
 
+    def _extra_admin_routes(self):
+        return {("GET", "callbacks"): lambda r: self.callbacks()}
+
+    def callbacks(self) -> list[dict[str, Any]]:
+        """Every button press made through the admin API, oldest first, with `answered`."""
+        with self._cond:
+            return [dict(r) for r in self._callbacks.values()]
+
     def _admin_inbound(self, request: Request) -> dict[str, Any]:
-        post = InboundPost.from_json(request.json())
+        body = request.json()
+        if isinstance(body, dict) and "callback" in body:
+            press = ButtonPress.from_json(body)
+            with self._cond:
+                query_id = self._press_button(press)
+                self._cond.notify_all()
+            return {"id": query_id}
+        post = InboundPost.from_json(body)
         with self._cond:
             message = self._post_citizen_message(post)
             self._cond.notify_all()
         return {"id": str(message["message_id"])}
 
+    def _press_button(self, press: ButtonPress) -> str:
+        """Queue a callback_query update for a press on a bot message's button (caller holds the lock)."""
+        user = _citizen(press.user, press.lang)
+        if press.user.isdigit():  # a bare user id, e.g. a staff member's
+            user = {"id": int(press.user), "is_bot": False, "first_name": f"User {press.user}"}
+        message_id = _message_ref(press.reply_to)
+        target = self._messages.get(message_id)  # type: ignore[arg-type]
+        if target is None:
+            raise AdminError(404, f"reply_to: no telegram message with id {message_id}")
+        rows = (target.get("reply_markup") or {}).get("inline_keyboard") or []
+        if press.data not in [b.get("callback_data") for row in rows for b in row]:
+            raise AdminError(400, f"callback: message {message_id} has no button with data "
+                                  f"{press.data!r}")
+        chat = target["chat"]
+        if chat["type"] == "private" and chat["id"] != user["id"]:
+            raise AdminError(400, "reply_to: that message is in another user's private chat")
+        query_id = str(self._next_update_id * 1000 + 7)  # opaque and growing, as Telegram's
+        query = {"id": query_id, "from": user, "message": dict(target),
+                 "chat_instance": str(zlib.crc32(str(chat["id"]).encode("ascii"))),
+                 "data": press.data}
+        self._queue_update({"callback_query": query})
+        self._callbacks[query_id] = {"id": query_id, "user": press.user, "callback": press.data,
+                                     "reply_to": str(message_id), "answered": False,
+                                     "answer_text": None, "at": _now_iso()}
+        return query_id
+
     def _post_citizen_message(self, post: InboundPost) -> dict[str, Any]:
-        user = {
-            "id": user_id_for(post.user),
-            "is_bot": False,
-            "first_name": post.user[:1].upper() + post.user[1:],
-            "username": post.user,
-        }
-        if post.lang:
-            user["language_code"] = post.lang
+        user = _citizen(post.user, post.lang)
         target, reply_to = None, _message_ref(post.reply_to)
         if reply_to is not None:
             target = self._messages.get(reply_to)
@@ -528,3 +626,75 @@ def _message_ref(value: str | None) -> int | None:
     if not text.lstrip("-").isdigit():
         raise AdminError(400, "'reply_to' must be a Telegram message id")
     return int(text)
+
+
+@dataclass(frozen=True)
+class ButtonPress:
+    """A validated inbound body for a button press: `{"user", "callback", "reply_to", "lang"?}`."""
+
+    user: str
+    data: str
+    reply_to: str
+    lang: str | None = None
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> ButtonPress:
+        """Validate; raise AdminError(400) naming the first problem."""
+        user, data, reply_to = body.get("user"), body.get("callback"), body.get("reply_to")
+        if not isinstance(user, str) or not user.strip().lstrip("@"):
+            raise AdminError(400, "'user' is required: a non-empty string")
+        if not isinstance(data, str) or not 1 <= len(data.encode("utf-8")) <= MAX_CALLBACK_DATA:
+            raise AdminError(400, f"'callback' must be a string of 1-{MAX_CALLBACK_DATA} bytes")
+        if isinstance(reply_to, bool) or not isinstance(reply_to, str | int) or reply_to == "":
+            raise AdminError(400, "'reply_to' is required with 'callback': the id of a bot "
+                                  "message with buttons")
+        lang = body.get("lang")
+        if lang is not None and not isinstance(lang, str):
+            raise AdminError(400, "'lang' must be a string such as \"es\"")
+        return cls(user.strip().lstrip("@"), data, str(reply_to), lang or None)
+
+
+def _citizen(username: str, lang: str | None) -> dict[str, Any]:
+    """The Telegram user object of a citizen the sandbox plays."""
+    user: dict[str, Any] = {
+        "id": user_id_for(username),
+        "is_bot": False,
+        "first_name": username[:1].upper() + username[1:],
+        "username": username,
+    }
+    if lang:
+        user["language_code"] = lang
+    return user
+
+
+def _keyboard(params: dict[str, Any]) -> dict[str, Any]:
+    """`{"reply_markup": ...}` for an inline keyboard in the call, else {}; ApiError when invalid."""
+    markup = _json_param(params, "reply_markup")
+    if markup is None or "inline_keyboard" not in markup:
+        return {}
+    rows = markup["inline_keyboard"]
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        raise ApiError(400, "Bad Request: field \"inline_keyboard\" must be an Array of Array")
+    for button in (b for row in rows for b in row):
+        if not isinstance(button, dict) or not str(button.get("text") or "").strip():
+            raise ApiError(400, "Bad Request: inline keyboard button text must be non-empty")
+        data = button.get("callback_data")
+        if data is not None and not (isinstance(data, str)
+                                     and 1 <= len(data.encode("utf-8")) <= MAX_CALLBACK_DATA):
+            raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+    return {"reply_markup": {"inline_keyboard": rows}}
+
+
+def _allowed_updates(params: dict[str, Any]) -> frozenset[str] | None:
+    """The update types a getUpdates call asks for; None when it does not say."""
+    value = _json_param(params, "allowed_updates", list)
+    if value is None:
+        return None
+    if not all(isinstance(v, str) for v in value):
+        raise ApiError(400, "Bad Request: allowed_updates must be an array of strings")
+    return frozenset(value)
+
+
+def _update_type(update: dict[str, Any]) -> str | None:
+    """The update's type (its known payload key), None for an odd raw update."""
+    return next((key for key in update if key in UPDATE_TYPES), None)

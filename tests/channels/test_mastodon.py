@@ -501,3 +501,55 @@ def test_streaming_without_a_stream_endpoint_still_polls(sandbox, client, tmp_pa
         assert not adapter.stream_up
     finally:
         adapter.close()
+
+
+# -- public posts (digests) -------------------------------------------------------
+
+
+def public(text: str, key: str | None = "citybot-outbox-9", **extra) -> OutboundMessage:
+    return OutboundMessage(channel="mastodon", recipient_id="", text=text, public=True,
+                           idempotency_key=key, **extra)
+
+
+@pytest.mark.parametrize(("configured", "expected"), [
+    ("public", "public"), ("unlisted", "unlisted"), ("private", "private"), ("direct", "unlisted")])
+def test_public_post_has_no_mention_no_parent_and_the_configured_visibility(
+        sandbox, client, tmp_path, configured, expected):
+    post(client, user="ana", text="bache")
+    adapter = make_channel(sandbox.url, tmp_path, visibility=configured)
+    try:
+        citizen = only(adapter)
+        adapter.send(public("Resumen semanal: 12 avisos", in_reply_to=citizen.external_id,
+                            recipient_handle="ana", conversation_id=citizen.conversation_id))
+    finally:
+        adapter.close()
+    (record,) = sent(client)
+    assert record["text"] == "Resumen semanal: 12 avisos" and record["visibility"] == expected
+    assert record["in_reply_to"] is None and record["to_user"] is None
+
+
+def test_long_public_post_is_split_at_the_instance_limit_with_the_chart_once(tmp_path):
+    chart = tmp_path / "weekly.png"
+    chart.write_bytes(make_png(40, 20))
+    with SandboxServer(fakes=[MastodonFake(max_characters=100)]) as server, \
+            httpx.Client(base_url=server.url) as client:
+        adapter = make_channel(server.url, tmp_path)
+        try:
+            text = " ".join(f"dato{n}" for n in range(60))  # ~400 characters
+            message = public(text, media_paths=(str(chart),))
+            result = adapter.send(message)
+            records = sent(client)
+            assert len(records) >= 4 and len(result.extra_ids) == len(records) - 1
+            assert all(len(r["text"]) <= 100 and "@" not in r["text"] for r in records)
+            assert " ".join(r["text"] for r in records) == text
+            assert [r["in_reply_to"] for r in records] == [None] + [r["id"] for r in records[:-1]]
+            assert all(r["to_user"] is None for r in records)
+            assert [r["media"] for r in records] == [["photo"]] + [[]] * (len(records) - 1)
+            media = client.get(f"/api/v1/statuses/{records[0]['id']}",
+                               headers={"Authorization": f"Bearer {TOKEN}"}).json()
+            attachment = media["media_attachments"][0]
+            assert client.get(attachment["url"]).content == chart.read_bytes()
+            # The same delivery again (same Idempotency-Key) posts nothing new.
+            assert adapter.send(message) == result and len(sent(client)) == len(records)
+        finally:
+            adapter.close()

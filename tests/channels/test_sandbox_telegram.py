@@ -234,7 +234,7 @@ def test_send_in_private_chat_without_reply_names_the_chat_user(client):
 
 
 def test_send_errors_look_like_telegram(client):
-    assert call(client, "sendMessage", chat_id=42, text="x").json()["description"] == \
+    assert call(client, "sendMessage", chat_id=-42, text="x").json()["description"] == \
         "Bad Request: chat not found"
     missing = call(client, "sendMessage", chat_id=GROUP_CHAT_ID, text="x",
                    reply_parameters={"message_id": 1})
@@ -373,3 +373,120 @@ def test_web_page_and_platform_list(client):
     platforms = client.get("/_sandbox/platforms").json()
     assert [p["name"] for p in platforms][:3] == ["x", "telegram", "mastodon"]
     assert {"name": "telegram", "available": True} in platforms
+
+
+# -- channels, keyboards and button presses -------------------------------------------
+
+KEYBOARD = {"inline_keyboard": [[{"text": "Sí", "callback_data": "fixed:JUN-7"},
+                                 {"text": "No", "callback_data": "open:JUN-7"}]]}
+
+
+def bot_message_with_buttons(client, chat_id=GROUP_CHAT_ID) -> dict:
+    return result(client, "sendMessage", chat_id=chat_id, text="¿Arreglado?", reply_markup=KEYBOARD)
+
+
+def press(client, **body) -> httpx.Response:
+    return client.post("/_sandbox/telegram/inbound", json=body)
+
+
+def test_a_channel_by_name_takes_posts_and_names_no_citizen(client):
+    message = result(client, "sendMessage", chat_id="@villajun_avisos", text="Resumen")
+    assert message["chat"]["type"] == "channel" and message["chat"]["username"] == "villajun_avisos"
+    again = result(client, "sendMessage", chat_id="@villajun_avisos", text="Otro")
+    assert again["chat"]["id"] == message["chat"]["id"] < 0
+    first, _ = client.get("/_sandbox/telegram/sent").json()
+    assert first["in_reply_to"] is None and first["to_user"] == "villajun_avisos"
+    assert first["buttons"] == []
+    assert call(client, "sendMessage", chat_id="@x", text="y").json()["description"] == \
+        "Bad Request: chat not found"
+
+
+def test_a_user_who_started_the_bot_can_get_a_dm(client):
+    message = result(client, "sendMessage", chat_id=100001, text="Tu cola: 2 avisos")
+    assert message["chat"] == {"id": 100001, "type": "private", "first_name": "User 100001"}
+    (record,) = client.get("/_sandbox/telegram/sent").json()
+    assert record["to_user"] == "100001"
+
+
+def test_inline_keyboard_is_kept_and_listed_as_buttons(client):
+    message = bot_message_with_buttons(client)
+    assert message["reply_markup"] == KEYBOARD
+    assert Update.de_json({"update_id": 1, "message": message}, None).message.reply_markup
+    (record,) = client.get("/_sandbox/telegram/sent").json()
+    assert record["buttons"] == [{"label": "Sí", "data": "fixed:JUN-7"},
+                                 {"label": "No", "data": "open:JUN-7"}]
+
+
+@pytest.mark.parametrize("button", [{"text": "", "callback_data": "a"},
+                                    {"text": "Ok", "callback_data": ""},
+                                    {"text": "Ok", "callback_data": "x" * 65}])
+def test_bad_buttons_are_refused_as_telegram_does(client, button):
+    response = call(client, "sendMessage", chat_id=GROUP_CHAT_ID, text="x",
+                    reply_markup={"inline_keyboard": [[button]]})
+    assert response.status_code == 400 and response.json()["ok"] is False
+    assert client.get("/_sandbox/telegram/sent").json() == []
+
+
+def test_a_button_press_becomes_a_callback_query_and_is_answered_once(client):
+    message = bot_message_with_buttons(client)
+    answer = press(client, user="ana", callback="open:JUN-7", reply_to=f"{GROUP_CHAT_ID}:"
+                   f"{message['message_id']}", lang="es")
+    assert answer.status_code == 200
+    query_id = answer.json()["id"]
+    (update,) = updates(client)
+    query = Update.de_json(update, None).callback_query  # a real Telegram shape
+    assert query.id == query_id and query.data == "open:JUN-7"
+    assert query.from_user.username == "ana" and query.from_user.language_code == "es"
+    assert query.message.message_id == message["message_id"]
+    assert query.message.reply_markup.inline_keyboard[0][1].callback_data == "open:JUN-7"
+    assert result(client, "answerCallbackQuery", callback_query_id=query_id) is True
+    twice = call(client, "answerCallbackQuery", callback_query_id=query_id)
+    assert twice.status_code == 400 and "query ID is invalid" in twice.json()["description"]
+    (listed,) = client.get("/_sandbox/telegram/callbacks").json()
+    assert listed["answered"] is True and listed["callback"] == "open:JUN-7"
+    assert listed["reply_to"] == str(message["message_id"]) and listed["user"] == "ana"
+
+
+def test_allowed_updates_drop_other_types_until_changed(client):
+    message = bot_message_with_buttons(client)
+    press(client, user="ana", callback="fixed:JUN-7", reply_to=str(message["message_id"]))
+    post(client, user="ana", text="hola")
+    only_messages = updates(client, allowed_updates=["message"])
+    assert [list(u)[1] for u in only_messages] == ["message"]
+    press(client, user="ana", callback="fixed:JUN-7", reply_to=str(message["message_id"]))
+    assert updates(client, offset=only_messages[-1]["update_id"] + 1) == []  # still messages only
+    press(client, user="ana", callback="fixed:JUN-7", reply_to=str(message["message_id"]))
+    both = updates(client, allowed_updates=["message", "callback_query"])
+    assert [list(u)[1] for u in both] == ["callback_query"]
+
+
+def test_a_staff_member_presses_by_user_id_in_their_private_chat(client):
+    message = bot_message_with_buttons(client, chat_id=100001)
+    assert press(client, user="100001", callback="fixed:JUN-7",
+                 reply_to=str(message["message_id"])).status_code == 200
+    (update,) = updates(client)
+    assert update["callback_query"]["from"]["id"] == 100001
+    refused = press(client, user="ana", callback="fixed:JUN-7", reply_to=str(message["message_id"]))
+    assert refused.status_code == 400 and "another user's private chat" in refused.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "needle"),
+    [
+        ({"callback": "fixed:JUN-7", "reply_to": "MSG"}, 400, "'user'"),
+        ({"user": "ana", "callback": "", "reply_to": "MSG"}, 400, "'callback'"),
+        ({"user": "ana", "callback": "x" * 65, "reply_to": "MSG"}, 400, "'callback'"),
+        ({"user": "ana", "callback": "fixed:JUN-7"}, 400, "'reply_to'"),
+        ({"user": "ana", "callback": "fixed:JUN-7", "reply_to": "1"}, 404, "reply_to"),
+        ({"user": "ana", "callback": "other", "reply_to": "MSG"}, 400, "no button"),
+        ({"user": "ana", "callback": "fixed:JUN-7", "reply_to": "PLAIN"}, 400, "no button"),
+    ],
+)
+def test_bad_button_presses_are_named(client, body, status, needle):
+    with_buttons = str(bot_message_with_buttons(client)["message_id"])
+    plain = str(result(client, "sendMessage", chat_id=GROUP_CHAT_ID, text="hola")["message_id"])
+    if "reply_to" in body:
+        body["reply_to"] = {"MSG": with_buttons, "PLAIN": plain}.get(body["reply_to"], body["reply_to"])
+    response = press(client, **body)
+    assert response.status_code == status and needle in response.json()["error"]
+    assert client.get("/_sandbox/telegram/callbacks").json() == []

@@ -300,7 +300,7 @@ def test_rate_limit_in_fetch(channel, client):
 
 def test_bad_request_is_permanent(channel):
     with pytest.raises(PermanentError) as caught:
-        channel.send(OutboundMessage(channel="telegram", recipient_id="424242", text="hola"))
+        channel.send(OutboundMessage(channel="telegram", recipient_id="-424242", text="hola"))
     assert "chat not found" in str(caught.value).lower()
 
 

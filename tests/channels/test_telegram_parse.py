@@ -152,3 +152,55 @@ def test_split_never_makes_tiny_first_parts_from_early_paragraphs():
     assert parts[0].startswith("Hola.\n\npalabra")
     assert all(len(p) <= 100 for p in parts)
     assert " ".join(" ".join(parts).split()) == " ".join(text.split())
+
+
+# -- callback queries (inline keyboard button presses) ---------------------------
+
+
+def callback(chat: dict, **query) -> dict:
+    """A callback_query update for a press on bot message 77 in `chat`."""
+    bot = {"id": 555, "is_bot": True, "first_name": "Citybot", "username": "citybot_demo_bot"}
+    message = {"message_id": 77, "from": bot, "chat": chat, "date": 1795000000, "text": "¿Arreglado?",
+               "reply_markup": {"inline_keyboard": [[{"text": "Sí", "callback_data": "fixed:JUN-7"}]]}}
+    body = {"id": "4382bfdwdsb323b2d9", "chat_instance": "-123",
+            "from": {"id": 1234, "is_bot": False, "first_name": "Ana", "username": "ana",
+                     "language_code": "es"},
+            "message": message, "data": "fixed:JUN-7", **query}
+    return {"update_id": 9001, "callback_query": {k: v for k, v in body.items() if v is not None}}
+
+
+PRIVATE = {"id": 1234, "type": "private", "first_name": "Ana", "username": "ana"}
+SUPERGROUP = {"id": int(GROUP), "type": "supergroup", "title": "Vecinos"}
+
+
+def test_a_press_in_a_private_chat():
+    data = callback(PRIVATE)
+    assert Update.de_json(data, None).callback_query.data == "fixed:JUN-7"  # a real shape
+    message = parse_update(data, **SETTINGS)
+    assert message.external_id == "cb:4382bfdwdsb323b2d9"
+    assert (message.author_id, message.author_handle, message.lang_hint) == ("1234", "ana", "es")
+    assert message.kind == "dm" and message.conversation_id == "1234"
+    assert message.in_reply_to == "1234:77" and message.text == "fixed:JUN-7"
+    assert message.raw is data and message.created_at is None
+
+
+def test_a_press_in_a_group_is_a_mention_and_keeps_the_data_exactly():
+    message = parse_update(callback(SUPERGROUP, data="  open:JUN-7 "), **SETTINGS)
+    assert message.kind == "mention" and message.conversation_id == GROUP
+    assert message.in_reply_to == f"{GROUP}:77" and message.text == "  open:JUN-7 "
+
+
+@pytest.mark.parametrize("query", [
+    {"message": None},  # inline mode: no message
+    {"data": None, "game_short_name": "g"},  # a game button
+    {"from": {"id": 9, "is_bot": True, "first_name": "Other"}},
+])
+def test_presses_without_a_message_or_data_or_by_bots_are_ignored(query):
+    assert parse_update(callback(PRIVATE, **query), **SETTINGS) is None
+
+
+@pytest.mark.parametrize("query", [{"id": 5}, {"id": ""}, {"data": 7}, {"from": None},
+                                   {"message": {"message_id": 77, "chat": {"id": "x"}}}])
+def test_malformed_presses_raise(query):  # a None value drops the key
+    with pytest.raises((KeyError, TypeError, ValueError)):
+        parse_update(callback(PRIVATE, **query), **SETTINGS)

@@ -380,3 +380,58 @@ def test_fetch_is_fast(channel, client):
     started = time.monotonic()
     channel.fetch(None)
     assert time.monotonic() - started < 2
+
+
+# -- public posts (digests) -------------------------------------------------------
+
+
+def public(text: str, **extra) -> OutboundMessage:
+    return OutboundMessage(channel="x", recipient_id="", text=text, public=True, **extra)
+
+
+DIGEST = " ".join(f"Semana {n}: 12 avisos recibidos, 9 resueltos, 3 en curso." for n in range(12))
+
+
+@pytest.mark.parametrize("thread", [
+    {"in_reply_to": "TWEET"}, {"conversation_id": "TWEET"}, {"conversation_id": "DMS"}])
+def test_public_post_is_a_plain_tweet_whatever_the_thread_fields_say(channel, client, thread):
+    post(client, user="ana", text="bache")
+    post(client, user="luc", text="salut", kind="dm")
+    dm, tweet = sorted(channel.fetch(None).messages, key=lambda m: m.kind)
+    targets = {"TWEET": tweet.external_id, "DMS": dm.conversation_id}
+    assert "-" in dm.conversation_id and tweet.external_id.isdigit()
+    result = channel.send(public("Resumen semanal: 12 avisos",
+                                 **{k: targets[v] for k, v in thread.items()}))
+    (record,) = sent(client)
+    assert record["id"] == result.external_id and record["text"] == "Resumen semanal: 12 avisos"
+    assert record["in_reply_to"] is None and record["to_user"] is None
+
+
+def test_long_public_post_is_a_numbered_self_thread_naming_no_one(channel, client):
+    result = channel.send(public(DIGEST))
+    records = sent(client)
+    assert len(records) >= 3 and result.extra_ids == tuple(r["id"] for r in records[1:])
+    assert [r["in_reply_to"] for r in records] == [None] + [r["id"] for r in records[:-1]]
+    assert all(r["to_user"] is None and "@" not in r["text"] for r in records)
+    assert all(r["text"].startswith(f"{n}/{len(records)} ") for n, r in enumerate(records, 1))
+    assert all(weighted_length(r["text"]) <= 280 for r in records)
+
+
+def test_a_resumed_public_thread_goes_on_under_its_last_part(channel, client):
+    first = channel.send(public(DIGEST, idempotency_key="k")).external_id
+    parts = sent(client)
+    client.post("/_sandbox/reset")
+    channel.send(public("Resumen semanal", conversation_id=first))  # a fresh tweet to reply to
+    last = sent(client)[0]["id"]
+    result = channel.send(public(DIGEST, in_reply_to=last, skip_parts=1))
+    resumed = sent(client)[1:]
+    assert [r["text"] for r in resumed] == [r["text"] for r in parts[1:]]
+    assert resumed[0]["in_reply_to"] == last == sent(client)[0]["id"]
+    assert result.external_id == resumed[0]["id"]
+
+
+def test_a_public_photo_is_skipped_as_for_replies(channel, client, tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="channels.x"):
+        channel.send(public("Resumen", media_paths=(str(tmp_path / "weekly.png"),)))
+    assert [r["media"] for r in sent(client)] == [[]]
+    assert any("photo" in r.getMessage() for r in caplog.records)
