@@ -72,16 +72,20 @@ def digest_numbers(session: Session, cfg: Config, start: datetime, end: datetime
     `digests.oldest_items` oldest unfinished tickets (ref, category, place, age_days).
     """
     zone = ZoneInfo(cfg.city.timezone)
-    created = session.exec(select(Ticket).where(Ticket.created_at >= start, Ticket.created_at < end)).all()
+    # plain rows, not ORM objects: a busy week is thousands of tickets
+    columns = (Ticket.category, Ticket.created_at, Ticket.resolved_at, Ticket.expected_at, Ticket.fixed_confirmed)
+    created = session.exec(select(*columns).where(Ticket.created_at >= start, Ticket.created_at < end)).all()
     resolved = session.exec(
-        select(Ticket).where(Ticket.status == "resolved", Ticket.resolved_at >= start, Ticket.resolved_at < end)
+        select(*columns).where(Ticket.status == "resolved", Ticket.resolved_at >= start, Ticket.resolved_at < end)
     ).all()
     reports = session.exec(
         select(func.count(Message.id)).where(Message.role == "report", Message.received_at >= start, Message.received_at < end)
     ).one()
-    unfinished = session.exec(
-        select(Ticket).where(Ticket.status.not_in(CLOSED_STATUSES), Ticket.created_at < now)
-        .order_by(Ticket.created_at, Ticket.id)
+    unfinished_now = Ticket.status.not_in(CLOSED_STATUSES), Ticket.created_at < now
+    open_count = session.exec(select(func.count(Ticket.id)).where(*unfinished_now)).one()
+    overdue_count = session.exec(select(func.count(Ticket.id)).where(*unfinished_now, Ticket.expected_at < now)).one()
+    oldest = session.exec(
+        select(Ticket).where(*unfinished_now).order_by(Ticket.created_at, Ticket.id).limit(cfg.digests.oldest_items)
     ).all()
 
     promised = [t for t in resolved if t.expected_at is not None]
@@ -96,13 +100,13 @@ def digest_numbers(session: Session, cfg: Config, start: datetime, end: datetime
         "within_promise": len(within),
         "within_promise_share": round(len(within) / len(promised), 3) if promised else None,
         "confirmed_fixed": sum(1 for t in resolved if t.fixed_confirmed is True),
-        "open": len(unfinished),
-        "overdue": sum(1 for t in unfinished if t.expected_at is not None and _aware(t.expected_at) < now),
+        "open": open_count,
+        "overdue": overdue_count,
         "categories": _by_category(cfg, created, resolved),
         "oldest_open": [
             {"ref": t.ref, "category": t.category, "place": scrub_place(t.location_text),
              "age_days": int(_hours(now - _aware(t.created_at)) // 24)}
-            for t in unfinished[: cfg.digests.oldest_items]
+            for t in oldest
         ],
     }
 

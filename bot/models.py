@@ -58,12 +58,12 @@ class Ticket(SQLModel, table=True):
     location_text: str | None = None
     lat: float | None = None
     lon: float | None = None
-    created_at: datetime
+    created_at: datetime = Field(index=True)
     updated_at: datetime
-    expected_at: datetime | None = None
-    resolved_at: datetime | None = None
+    expected_at: datetime | None = Field(default=None, index=True)
+    resolved_at: datetime | None = Field(default=None, index=True)
     closed_reason: str | None = Field(default=None, max_length=32)
-    duplicate_of: int | None = Field(default=None, foreign_key="ticket.id")
+    duplicate_of: int | None = Field(default=None, foreign_key="ticket.id", index=True)
     # Set once when the overdue ticket was escalated to its department head.
     escalated_at: datetime | None = None
     # Set once when the reporters were asked "is it fixed?" after resolution.
@@ -93,7 +93,7 @@ class Message(SQLModel, table=True):
     media: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     raw: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     posted_at: datetime | None = None
-    received_at: datetime
+    received_at: datetime = Field(index=True)
 
 
 class TicketEvent(SQLModel, table=True):
@@ -129,7 +129,7 @@ class OutboxMessage(SQLModel, table=True):
     message_id: int | None = Field(default=None, foreign_key="message.id")
     state: str = Field(default="pending", index=True, max_length=16)
     attempts: int = 0
-    next_attempt_at: datetime
+    next_attempt_at: datetime = Field(index=True)
     last_error: str | None = None
     external_id: str | None = Field(default=None, index=True, max_length=128)
     created_at: datetime

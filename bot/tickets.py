@@ -16,15 +16,15 @@ from bot.sla import calendar_for
 
 def least_loaded_staff(session: Session, department: str) -> str | None:
     """The active staff member of `department` with the fewest unfinished tickets (ties: by name)."""
-    load = (
-        select(Ticket.assignee, func.count(Ticket.id))
-        .where(Ticket.assignee.is_not(None), Ticket.status.not_in(CLOSED_STATUSES))
-        .group_by(Ticket.assignee)
-    )
-    counts = dict(session.exec(load).all())
     staff = session.exec(select(Staff.name).where(Staff.department == department, Staff.active)).all()
     if not staff:
         return None
+    load = (
+        select(Ticket.assignee, func.count(Ticket.id))
+        .where(Ticket.assignee.in_(staff), Ticket.status.not_in(CLOSED_STATUSES))
+        .group_by(Ticket.assignee)
+    )
+    counts = dict(session.exec(load).all())
     return min(sorted(staff), key=lambda name: counts.get(name, 0))
 
 

@@ -298,7 +298,7 @@ def test_staff_digest_lists_each_queue_once_a_day(week):
     assert send_staff_digests(week.engine, week.cfg, week.clock) == ["lucia"]
     assert send_staff_digests(week.engine, week.cfg, week.clock) == []
     with transaction(week.engine) as session:
-        [dm] = session.exec(select(OutboxMessage).where(OutboxMessage.audience == "staff")).all()
+        [dm] = session.exec(select(OutboxMessage).where(OutboxMessage.purpose == "digest_staff")).all()
         run = session.exec(select(DigestRun).where(DigestRun.kind == "staff")).one()
     assert (dm.channel, dm.recipient_id, dm.purpose) == ("telegram", "100003", "digest_staff")
     assert (run.period, run.target) == ("2026-11-23", "staff:lucia")

@@ -16,4 +16,4 @@ def test_migrating_twice_is_harmless(tmp_path):
     engine = open_database(f"sqlite:///{tmp_path / 'm.db'}")
     migrate(engine)
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0003"
+        assert MigrationContext.configure(conn).get_current_revision() == "0004"
