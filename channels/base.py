@@ -120,6 +120,15 @@ class PermanentError(ChannelError):
     """The platform refused the call for good (bad request, forbidden): do not retry."""
 
 
+class MalformedPayload(ValueError):
+    """A platform payload a parser cannot read. The message names the bad field.
+
+    The one rejection form of every adapter's pure parser (`parse_update`, `parse_tweet`,
+    `parse_dm_event`, `parse_status`, `parse_notification`): they return an
+    `InboundMessage`, None for a payload the bot ignores, or raise this.
+    """
+
+
 class Channel(Protocol):
     """A platform adapter. Construction makes no network call."""
 

@@ -11,6 +11,8 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from channels.base import MalformedPayload
+
 # -- text -------------------------------------------------------------------------
 
 
@@ -65,6 +67,86 @@ def _plain_weight(text: str) -> int:
         joined = False
         total += 1 if any(lo <= cp <= hi for lo, hi in _LIGHT) else 2
     return total
+
+
+# -- payload checks (the adapters' pure parsers) -----------------------------------
+
+MAX_ID_LENGTH = 128  # ids, conversation ids (the database columns' width)
+MAX_HANDLE_LENGTH = 200
+MAX_LANG_LENGTH = 16
+# NUL and other C0 controls (tab, newline, carriage return stay), DEL, and lone surrogates
+# (JSON's "\\ud800" escape decodes to one; UTF-8 cannot encode it).
+_UNSAFE_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def brief(value: object, limit: int = 60) -> str:
+    """A short repr of `value` for an error message (payloads may hold huge strings)."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**40 else "a huge integer"
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def sanitize_text(text: str) -> str:
+    """`text` without NULs, control characters (but tab and newlines) or lone surrogates."""
+    return _UNSAFE_TEXT.sub("", text)
+
+
+def need_object(value: object, name: str) -> dict:
+    """`value` if it is a JSON object, else MalformedPayload naming `name`."""
+    if not isinstance(value, dict):
+        raise MalformedPayload(f"{name} must be an object, got {type(value).__name__}")
+    return value
+
+
+def need(data: dict, key: str, name: str) -> object:
+    """`data[key]`, present and not null, else MalformedPayload naming `name`."""
+    value = data.get(key)
+    if value is None:
+        raise MalformedPayload(f"{name} is missing")
+    return value
+
+
+def need_list(value: object, name: str) -> list:
+    """`value` as a list (null is empty), else MalformedPayload naming `name`."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedPayload(f"{name} must be a list, got {type(value).__name__}")
+    return value
+
+
+def need_str(value: object, name: str) -> str:
+    """`value` if it is a string (sanitized), else MalformedPayload naming `name`."""
+    if not isinstance(value, str):
+        raise MalformedPayload(f"{name} must be a string, got {type(value).__name__}")
+    return sanitize_text(value)
+
+
+def optional_str(value: object, name: str, limit: int) -> str | None:
+    """A sanitized string cut to `limit` characters, None for null or blank; else MalformedPayload."""
+    if value is None:
+        return None
+    text = need_str(value, name).strip()[:limit]
+    return text or None
+
+
+def check_id(text: str, name: str) -> str:
+    """`text` if it is a usable id (1 to MAX_ID_LENGTH characters), else MalformedPayload."""
+    if not text or len(text) > MAX_ID_LENGTH:
+        raise MalformedPayload(f"{name} must be 1 to {MAX_ID_LENGTH} characters, got {len(text)}")
+    return text
+
+
+def coordinates(lat: object, lon: object, name: str) -> tuple[float, float]:
+    """(lat, lon) as floats when both are finite numbers in range, else MalformedPayload."""
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lat, lon)):
+        raise MalformedPayload(f"{name} must be numbers, got {brief(lat)}, {brief(lon)}")
+    try:
+        point = float(lat), float(lon)  # type: ignore[arg-type]
+    except OverflowError:
+        raise MalformedPayload(f"{name} out of range") from None
+    if not (abs(point[0]) <= 90 and abs(point[1]) <= 180):  # also false for NaN
+        raise MalformedPayload(f"{name} out of range: {point[0]!r}, {point[1]!r}")
+    return point
 
 
 # -- media download ---------------------------------------------------------------

@@ -86,6 +86,7 @@ from channels.base import (
     ChannelError,
     FetchResult,
     InboundMessage,
+    MalformedPayload,
     MediaRef,
     MessageKind,
     OutboundMessage,
@@ -94,7 +95,22 @@ from channels.base import (
     SendResult,
     TransientError,
 )
-from channels.common import fitting_prefix, read_limited, write_atomically
+from channels.common import (
+    MAX_HANDLE_LENGTH,
+    MAX_ID_LENGTH,
+    MAX_LANG_LENGTH,
+    brief,
+    check_id,
+    fitting_prefix,
+    need,
+    need_list,
+    need_object,
+    need_str,
+    optional_str,
+    read_limited,
+    sanitize_text,
+    write_atomically,
+)
 from channels.html_text import html_to_text
 
 log = logging.getLogger(__name__)
@@ -135,13 +151,15 @@ def plain(value: Any) -> Any:
 
 
 def _id(value: Any, name: str) -> str:
-    """A Mastodon id: a non-empty string of digits (ints are accepted)."""
+    """A Mastodon id: a non-empty string of ASCII digits (ints are accepted), at most MAX_ID_LENGTH."""
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueError(f"{name} must be an id string, got {value!r}")
+        raise MalformedPayload(f"{name} must be an id string, got {brief(value)}")
+    if isinstance(value, int) and not 0 <= value < 10**MAX_ID_LENGTH:
+        raise MalformedPayload(f"{name} must be a numeric id, got {brief(value)}")
     text = str(value)
-    if not text.isdigit():
-        raise ValueError(f"{name} must be a numeric id, got {text!r}")
-    return text
+    if not text.isascii() or not text.isdigit():
+        raise MalformedPayload(f"{name} must be a numeric id, got {brief(text)}")
+    return check_id(text, name)
 
 
 def id_key(value: str) -> tuple[int, str]:
@@ -158,8 +176,11 @@ def _datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if not isinstance(value, str):
-        raise ValueError(f"created_at must be a timestamp, got {value!r}")
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+        raise MalformedPayload(f"created_at must be a timestamp, got {brief(value)}")
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise MalformedPayload(f"created_at must be an ISO 8601 time, got {brief(value)}") from None
 
 
 def _username(acct: str | None) -> str:
@@ -169,7 +190,8 @@ def _username(acct: str | None) -> str:
 def mentions_bot(status: dict[str, Any], bot_username: str | None, bot_id: str | None = None) -> bool:
     """True when the status's `mentions` name the bot (by account id, else by local username)."""
     bot = _username(bot_username)
-    for mention in status.get("mentions") or []:
+    mentions = status.get("mentions")
+    for mention in mentions if isinstance(mentions, list) else []:
         if not isinstance(mention, dict):
             continue
         if bot_id and str(mention.get("id")) == bot_id:
@@ -203,12 +225,16 @@ def _location(text: str) -> tuple[str, float | None, float | None]:
 
 def _media(status: dict[str, Any]) -> tuple[MediaRef, ...]:
     refs = []
-    for item in status.get("media_attachments") or []:
+    for item in need_list(status.get("media_attachments"), "status.media_attachments"):
         if not isinstance(item, dict) or item.get("id") is None:
             continue
         kind = {"image": "photo", "gifv": "video", "video": "video"}.get(str(item.get("type")))
+        try:
+            ident = _id(item["id"], "media_attachments.id")
+        except MalformedPayload:
+            continue  # an attachment we cannot fetch; the post itself still counts
         if kind:
-            refs.append(MediaRef(kind=kind, remote_id=str(item["id"])))
+            refs.append(MediaRef(kind=kind, remote_id=ident))
     return tuple(refs)
 
 
@@ -229,33 +255,30 @@ def parse_status(
     becomes `lat`/`lon`. `conversation_id` defaults to the status id when it
     starts a thread, else to its parent's id (`fetch` passes the thread root).
     Media are MediaRefs without a path (`fetch` downloads them). Raises
-    (KeyError, TypeError, ValueError) on a malformed status.
+    MalformedPayload (naming the field) on a malformed status, and nothing else.
     """
-    if not isinstance(status, dict):
-        raise TypeError(f"status must be an object, got {type(status).__name__}")
-    status_id = _id(status["id"], "status.id")
-    account = status["account"]
-    if not isinstance(account, dict):
-        raise TypeError("status.account must be an object")
-    author_id = _id(account["id"], "account.id")
+    status = need_object(status, "status")
+    status_id = _id(need(status, "id", "status.id"), "status.id")
+    account = need_object(need(status, "account", "status.account"), "status.account")
+    author_id = _id(need(account, "id", "account.id"), "account.id")
     acct = account.get("acct")
-    if not isinstance(acct, str) or not acct:
-        raise ValueError("account.acct is missing")
-    content = status["content"]
-    if not isinstance(content, str):
-        raise TypeError("status.content must be a string")
-    created_at = _datetime(status["created_at"])
+    if not isinstance(acct, str) or not acct.strip():
+        raise MalformedPayload("account.acct is missing")
+    acct = optional_str(acct, "account.acct", MAX_HANDLE_LENGTH) or ""
+    content = need_str(need(status, "content", "status.content"), "status.content")
+    created_at = _datetime(need(status, "created_at", "status.created_at"))
     visibility = status.get("visibility") or "public"
     if visibility not in _VISIBILITY_ORDER:
-        raise ValueError(f"unknown visibility {visibility!r}")
+        raise MalformedPayload(f"unknown visibility {brief(visibility)}")
     if status.get("reblog"):
         return None
     if (bot_id and author_id == bot_id) or (
             bot_username and "@" not in acct and acct.casefold() == _username(bot_username)):
         return None
 
-    text = clean_text(html_to_text(content), bot_username)
-    spoiler = html_to_text(str(status.get("spoiler_text") or ""))
+    text = clean_text(sanitize_text(html_to_text(content)), bot_username)
+    spoiler = status.get("spoiler_text")
+    spoiler = sanitize_text(html_to_text(spoiler)) if isinstance(spoiler, str) else ""
     if spoiler:
         text = f"{spoiler}\n\n{text}".strip()
     text, lat, lon = _location(text)
@@ -274,7 +297,7 @@ def parse_status(
         kind="dm" if visibility == "direct" else kind,
         conversation_id=conversation_id or parent or status_id,
         in_reply_to=parent,
-        lang_hint=language if isinstance(language, str) and language else None,
+        lang_hint=optional_str(language, "language", MAX_LANG_LENGTH) if isinstance(language, str) else None,
         created_at=created_at,
         lat=lat,
         lon=lon,
@@ -286,15 +309,17 @@ def parse_status(
 def parse_notification(
     note: dict[str, Any], *, bot_username: str | None, bot_id: str | None = None
 ) -> InboundMessage | None:
-    """A mention notification's status as an InboundMessage; None for other types."""
-    if not isinstance(note, dict):
-        raise TypeError(f"notification must be an object, got {type(note).__name__}")
-    _id(note["id"], "notification.id")
+    """A mention notification's status as an InboundMessage; None for other types.
+
+    Raises MalformedPayload on a malformed notification or status, and nothing else.
+    """
+    note = need_object(note, "notification")
+    _id(need(note, "id", "notification.id"), "notification.id")
     if note.get("type") != "mention":
         return None
     status = note.get("status")
     if not isinstance(status, dict):
-        raise ValueError("mention notification without a status")
+        raise MalformedPayload("mention notification without a status")
     return parse_status(status, bot_username=bot_username, kind="mention", bot_id=bot_id)
 
 

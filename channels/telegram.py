@@ -44,6 +44,7 @@ from channels.base import (
     ChannelError,
     FetchResult,
     InboundMessage,
+    MalformedPayload,
     MediaRef,
     MessageKind,
     OutboundMessage,
@@ -51,6 +52,19 @@ from channels.base import (
     RateLimited,
     SendResult,
     TransientError,
+)
+from channels.common import (
+    MAX_HANDLE_LENGTH,
+    MAX_LANG_LENGTH,
+    brief,
+    check_id,
+    coordinates,
+    need,
+    need_list,
+    need_object,
+    need_str,
+    optional_str,
+    sanitize_text,
 )
 
 log = logging.getLogger(__name__)
@@ -78,50 +92,68 @@ def parse_update(
     `parse_callback_query`. Ignored: updates with neither (edits...), posts by bots or
     without a sender, posts with no text, photo or location, and group posts that
     neither address the bot (mention, reply to the bot, command) nor carry a
-    configured hashtag or keyword. Raises (KeyError, TypeError, ValueError) on a
-    malformed payload; `fetch` turns that into a rejected entry.
+    configured hashtag or keyword. Raises MalformedPayload (naming the field) on a
+    malformed payload, and nothing else; `fetch` turns that into a rejected entry.
     """
+    data = need_object(data, "update")
     if "callback_query" in data:
         return parse_callback_query(data)
     message = data.get("message")
     if message is None:
         return None
-    message_id = _int(message["message_id"], "message_id")
-    chat = message["chat"]
-    chat_id = _int(chat["id"], "chat.id")
-    created_at = datetime.fromtimestamp(_int(message["date"], "date"), tz=UTC)
+    message = need_object(message, "message")
+    message_id = _int(need(message, "message_id", "message.message_id"), "message.message_id")
+    chat = need_object(need(message, "chat", "message.chat"), "message.chat")
+    chat_id = _int(need(chat, "id", "message.chat.id"), "message.chat.id")
+    chat_type = need_str(need(chat, "type", "message.chat.type"), "message.chat.type")
+    created_at = _timestamp(need(message, "date", "message.date"), "message.date")
     sender = message.get("from")
-    if not sender or sender.get("is_bot"):
+    if not sender:
+        return None
+    sender = need_object(sender, "message.from")
+    if sender.get("is_bot"):
         return None
 
     raw_text = message.get("text") or message.get("caption") or ""
+    raw_text = need_str(raw_text, "message.text")
     location = message.get("location")
-    photos = message.get("photo") or []
-    if not raw_text.strip() and not location and not photos:
+    point = None
+    if location is not None:
+        location = need_object(location, "message.location")
+        point = coordinates(location.get("latitude"), location.get("longitude"), "message.location")
+    photos = [need_object(p, "message.photo[]") for p in need_list(message.get("photo"), "message.photo")]
+    if not raw_text.strip() and point is None and not photos:
         return None
 
     reply = message.get("reply_to_message")
-    kind = _kind(chat, raw_text, reply, bot_username, hashtags, keywords)
+    reply = need_object(reply, "message.reply_to_message") if reply is not None else None
+    kind = _kind(chat_type, raw_text, reply, bot_username, hashtags, keywords)
     if kind is None:
         return None
 
     media: tuple[MediaRef, ...] = ()
     if photos:
         largest = max(photos, key=_photo_area)
-        media = (MediaRef(kind="photo", remote_id=str(largest["file_id"])),)
+        file_id = check_id(need_str(need(largest, "file_id", "message.photo[].file_id"),
+                                    "message.photo[].file_id"), "message.photo[].file_id")
+        media = (MediaRef(kind="photo", remote_id=file_id),)
+    in_reply_to = None
+    if reply is not None:
+        reply_id = _int(need(reply, "message_id", "reply.message_id"), "reply.message_id")
+        in_reply_to = f"{chat_id}:{reply_id}"
     return InboundMessage(
         channel="telegram",
         external_id=f"{chat_id}:{message_id}",
-        author_id=str(_int(sender["id"], "from.id")),
-        author_handle=sender.get("username") or sender.get("first_name"),
+        author_id=str(_int(need(sender, "id", "from.id"), "from.id")),
+        author_handle=_handle(sender, "from"),
         text=_clean_text(raw_text, bot_username),
         kind=kind,
         conversation_id=str(chat_id),
-        in_reply_to=f"{chat_id}:{_int(reply['message_id'], 'reply.message_id')}" if reply else None,
-        lang_hint=sender.get("language_code"),
+        in_reply_to=in_reply_to,
+        lang_hint=optional_str(sender.get("language_code"), "from.language_code", MAX_LANG_LENGTH),
         created_at=created_at,
-        lat=float(location["latitude"]) if location else None,
-        lon=float(location["longitude"]) if location else None,
+        lat=point[0] if point else None,
+        lon=point[1] if point else None,
         media=media,
         raw=data,
     )
@@ -133,52 +165,77 @@ def parse_callback_query(data: dict[str, Any]) -> InboundMessage | None:
     external_id "cb:<query id>"; the author is the user who pressed; kind "dm" when the
     keyboard's message is in a private chat, else "mention"; conversation_id is that chat;
     in_reply_to is "<chat>:<message_id>" of the bot message that carried the keyboard;
-    text is the callback data exactly. Ignored: presses by bots, presses on inline-mode
-    messages (no `message`) and presses without data (game buttons). Raises (KeyError,
-    TypeError, ValueError) on a malformed payload.
+    text is the callback data (sanitized). Ignored: presses by bots, presses on inline-mode
+    messages (no `message`) and presses without data (game buttons). Raises
+    MalformedPayload on a malformed payload.
     """
-    query = data["callback_query"]
-    query_id = query["id"]
+    query = need_object(need_object(data, "update").get("callback_query"), "callback_query")
+    query_id = query.get("id")
     if not isinstance(query_id, str) or not query_id:
-        raise ValueError(f"callback_query.id must be a non-empty string, got {query_id!r}")
-    sender = query["from"]
+        raise MalformedPayload(f"callback_query.id must be a non-empty string, got {brief(query_id)}")
+    query_id = check_id(sanitize_text(query_id), "callback_query.id")
+    sender = need_object(query.get("from"), "callback_query.from")
     payload, message = query.get("data"), query.get("message")
     if sender.get("is_bot") or message is None or payload is None:
         return None
-    if not isinstance(payload, str):
-        raise TypeError(f"callback_query.data must be a string, got {type(payload).__name__}")
-    chat = message["chat"]
-    chat_id = _int(chat["id"], "callback_query.message.chat.id")
-    message_id = _int(message["message_id"], "callback_query.message.message_id")
+    payload = need_str(payload, "callback_query.data")
+    message = need_object(message, "callback_query.message")
+    chat = need_object(message.get("chat"), "callback_query.message.chat")
+    chat_id = _int(need(chat, "id", "callback_query.message.chat.id"), "callback_query.message.chat.id")
+    message_id = _int(need(message, "message_id", "callback_query.message.message_id"),
+                      "callback_query.message.message_id")
     return InboundMessage(
         channel="telegram",
         external_id=f"cb:{query_id}",
-        author_id=str(_int(sender["id"], "callback_query.from.id")),
-        author_handle=sender.get("username") or sender.get("first_name"),
+        author_id=str(_int(need(sender, "id", "callback_query.from.id"), "callback_query.from.id")),
+        author_handle=_handle(sender, "callback_query.from"),
         text=payload,
-        kind="dm" if chat["type"] == "private" else "mention",
+        kind="dm" if chat.get("type") == "private" else "mention",
         conversation_id=str(chat_id),
         in_reply_to=f"{chat_id}:{message_id}",
-        lang_hint=sender.get("language_code"),
+        lang_hint=optional_str(sender.get("language_code"), "callback_query.from.language_code",
+                               MAX_LANG_LENGTH),
         raw=data,
     )
 
 
+def _handle(user: dict[str, Any], name: str) -> str | None:
+    """The user's @username, else first name (sanitized, bounded), else None."""
+    handle = optional_str(user.get("username"), f"{name}.username", MAX_HANDLE_LENGTH)
+    return handle or optional_str(user.get("first_name"), f"{name}.first_name", MAX_HANDLE_LENGTH)
+
+
 def _photo_area(size: dict[str, Any]) -> tuple[int, int]:
-    return (size.get("width", 0) * size.get("height", 0), size.get("file_size") or 0)
+    """Sort key for photo sizes: width x height, then file size (odd values count 0)."""
+    width, height, file_size = (size.get(k) for k in ("width", "height", "file_size"))
+    number = [v if isinstance(v, int) and not isinstance(v, bool) else 0 for v in (width, height, file_size)]
+    return (number[0] * number[1], number[2])
+
+
+_INT_LIMIT = 2**63  # Telegram ids fit in 64-bit signed integers
 
 
 def _int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not -_INT_LIMIT < value < _INT_LIMIT:
+        shown = "an out-of-range integer" if isinstance(value, int) else brief(value)
+        raise MalformedPayload(f"{name} must be a 64-bit integer, got {shown}")
     return value
+
+
+def _timestamp(value: Any, name: str) -> datetime:
+    """A Unix time (seconds) as an aware datetime."""
+    seconds = _int(value, name)
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise MalformedPayload(f"{name} is out of range: {seconds}") from None
 
 
 _COMMAND = re.compile(r"^/(\w+)(?:@(\w+))?(?=\s|$)")
 
 
 def _kind(
-    chat: dict[str, Any],
+    chat_type: str,
     text: str,
     reply: dict[str, Any] | None,
     bot_username: str | None,
@@ -186,7 +243,7 @@ def _kind(
     keywords: Sequence[str],
 ) -> MessageKind | None:
     """dm for private chats; mention when a group post addresses the bot; public on a match."""
-    if chat["type"] == "private":
+    if chat_type == "private":
         return "dm"
     bot = (bot_username or "").casefold()
     command = _COMMAND.match(text.strip())
@@ -194,7 +251,8 @@ def _kind(
         return None  # a command for another bot in the group
     if command or (bot and _mention_pattern(bot_username).search(text)):
         return "mention"
-    replied_by = (reply or {}).get("from") or {}
+    replied_by = (reply or {}).get("from")
+    replied_by = replied_by if isinstance(replied_by, dict) else {}
     if replied_by.get("is_bot") and (
         not bot or str(replied_by.get("username", "")).casefold() == bot
     ):

@@ -49,6 +49,7 @@ from channels.base import (
     ChannelError,
     FetchResult,
     InboundMessage,
+    MalformedPayload,
     MediaRef,
     MessageKind,
     OutboundMessage,
@@ -58,7 +59,21 @@ from channels.base import (
     TransientError,
 )
 from channels.common import X_URL as _URL
-from channels.common import fitting_prefix, read_limited, write_atomically
+from channels.common import (
+    MAX_HANDLE_LENGTH,
+    MAX_LANG_LENGTH,
+    brief,
+    check_id,
+    coordinates,
+    fitting_prefix,
+    need_list,
+    need_object,
+    need_str,
+    optional_str,
+    read_limited,
+    sanitize_text,
+    write_atomically,
+)
 from channels.common import x_weighted_length as weighted_length
 
 log = logging.getLogger(__name__)
@@ -88,22 +103,25 @@ DM_EXPANSIONS = ["sender_id", "attachments.media_keys"]
 
 
 def _id(value: Any, name: str) -> str:
-    """An X id: a string of digits."""
-    if not isinstance(value, str) or not value.isdigit():
-        raise ValueError(f"{name} must be a numeric string, got {value!r}")
-    return value
+    """An X id: a string of ASCII digits (at most MAX_ID_LENGTH)."""
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit():
+        raise MalformedPayload(f"{name} must be a numeric string, got {brief(value)}")
+    return check_id(value, name)
 
 
 def _text(value: Any, name: str) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{name} must be a string, got {type(value).__name__}")
-    return value
+    return need_str(value, name)
 
 
 def _created_at(value: Any) -> datetime | None:
     if value is None:
         return None
-    return datetime.fromisoformat(_text(value, "created_at").replace("Z", "+00:00"))
+    try:
+        return datetime.fromisoformat(_text(value, "created_at").replace("Z", "+00:00"))
+    except MalformedPayload:
+        raise
+    except ValueError:
+        raise MalformedPayload(f"created_at must be an ISO 8601 time, got {brief(value)}") from None
 
 
 _LEADING_MENTIONS = re.compile(r"^(?:@\w{1,15}[\s,:;]*)+")
@@ -137,12 +155,15 @@ def clean_text(text: str, bot_username: str | None, *, is_reply: bool = False) -
 def _media_refs(item: dict[str, Any], media: dict[str, dict[str, Any]]) -> tuple[MediaRef, ...]:
     attachments = item.get("attachments") or {}
     if not isinstance(attachments, dict):
-        raise ValueError("attachments must be an object")
+        raise MalformedPayload("attachments must be an object")
     refs = []
-    for key in attachments.get("media_keys") or []:
-        if not isinstance(key, str):
-            raise ValueError(f"media key must be a string, got {key!r}")
-        kind = str((media.get(key) or {}).get("type") or "photo")
+    for key in need_list(attachments.get("media_keys"), "attachments.media_keys"):
+        if not isinstance(key, str) or not key:
+            raise MalformedPayload(f"media key must be a string, got {brief(key)}")
+        key = check_id(sanitize_text(key), "media key")
+        info = media.get(key)
+        kind = info.get("type") if isinstance(info, dict) else None
+        kind = sanitize_text(kind)[:16] if isinstance(kind, str) and kind.strip() else "photo"
         refs.append(MediaRef(kind=kind, remote_id=key))
     return tuple(refs)
 
@@ -153,22 +174,40 @@ def _coordinates(tweet: dict[str, Any]) -> tuple[float | None, float | None]:
     point = geo.get("coordinates") if isinstance(geo, dict) else None
     if not point:
         return None, None
-    lon, lat = point["coordinates"]
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lat, lon)):
-        raise ValueError(f"geo coordinates must be numbers, got {point['coordinates']!r}")
-    return float(lat), float(lon)
+    pair = need_object(point, "geo.coordinates").get("coordinates")
+    if not isinstance(pair, list) or len(pair) != 2:
+        raise MalformedPayload(f"geo.coordinates.coordinates must be [lon, lat], got {brief(pair)}")
+    lat, lon = coordinates(pair[1], pair[0], "geo coordinates")
+    return lat, lon
+
+
+def _references(tweet: dict[str, Any]) -> list[dict[str, Any]]:
+    """referenced_tweets, keeping only the objects in it."""
+    refs = need_list(tweet.get("referenced_tweets"), "referenced_tweets")
+    return [r for r in refs if isinstance(r, dict)]
 
 
 def _is_retweet(tweet: dict[str, Any]) -> bool:
-    refs = tweet.get("referenced_tweets") or []
-    return any(isinstance(r, dict) and r.get("type") == "retweeted" for r in refs)
+    return any(r.get("type") == "retweeted" for r in _references(tweet))
 
 
 def _replied_to(tweet: dict[str, Any]) -> str | None:
-    for ref in tweet.get("referenced_tweets") or []:
-        if isinstance(ref, dict) and ref.get("type") == "replied_to":
+    for ref in _references(tweet):
+        if ref.get("type") == "replied_to":
             return _id(ref.get("id"), "referenced_tweets.id")
     return None
+
+
+def _author(users: dict[str, dict[str, Any]], user_id: str) -> str | None:
+    """The @username of `user_id` from the page's includes (sanitized), or None."""
+    user = users.get(user_id)
+    value = user.get("username") if isinstance(user, dict) else None
+    return optional_str(value, "users.username", MAX_HANDLE_LENGTH)
+
+
+def _is_bot(user_id: str, handle: str | None, bot_id: str | None, bot_username: str | None) -> bool:
+    return user_id == bot_id or bool(handle and bot_username
+                                     and handle.casefold() == bot_username.casefold())
 
 
 _LANG_NONE = {"und", "zxx", "qme", "qht", "qam", "qst", "art"}
@@ -189,22 +228,21 @@ def parse_tweet(
     retweets, the bot's own posts and posts with nothing left once the leading
     mentions are gone (no text, media or location). A `public` tweet that mentions
     the bot counts as a `mention`. Text is X's (HTML entities decoded; the full
-    `note_tweet` text for long posts). Raises (KeyError, TypeError, ValueError) on a
-    malformed payload; `fetch` turns that into a rejected entry.
+    `note_tweet` text for long posts). Raises MalformedPayload (naming the field) on
+    a malformed payload, and nothing else; `fetch` turns that into a rejected entry.
     """
+    tweet = need_object(tweet, "tweet")
     tweet_id = _id(tweet.get("id"), "id")
     author_id = _id(tweet.get("author_id"), "author_id")
-    author = users.get(author_id) or {}
-    handle = author.get("username")
+    handle = _author(users, author_id)
     if _is_retweet(tweet):
         return None
-    if author_id == bot_id or (handle and bot_username
-                               and handle.casefold() == bot_username.casefold()):
+    if _is_bot(author_id, handle, bot_id, bot_username):
         return None
     note = tweet.get("note_tweet")
     raw_text = _text(note["text"] if isinstance(note, dict) and "text" in note
                      else tweet.get("text"), "text")
-    raw_text = html.unescape(raw_text)
+    raw_text = sanitize_text(html.unescape(raw_text))
     in_reply_to = _replied_to(tweet)
     is_reply = in_reply_to is not None or tweet.get("in_reply_to_user_id") is not None
     if kind == "public" and mentions_bot(raw_text, bot_username):
@@ -214,7 +252,6 @@ def parse_tweet(
     refs = _media_refs(tweet, media)
     if not text and not refs and lat is None:
         return None
-    lang = tweet.get("lang")
     conversation = tweet.get("conversation_id")
     return InboundMessage(
         channel="x",
@@ -225,13 +262,20 @@ def parse_tweet(
         kind=kind,
         conversation_id=_id(conversation, "conversation_id") if conversation else tweet_id,
         in_reply_to=in_reply_to,
-        lang_hint=lang if isinstance(lang, str) and lang not in _LANG_NONE else None,
+        lang_hint=_lang(tweet.get("lang")),
         created_at=_created_at(tweet.get("created_at")),
         lat=lat,
         lon=lon,
         media=refs,
         raw=tweet,
     )
+
+
+def _lang(value: Any) -> str | None:
+    """X's language code, None for its "undetermined" codes or an odd value."""
+    if not isinstance(value, str) or value in _LANG_NONE:
+        return None
+    return optional_str(value, "lang", MAX_LANG_LENGTH)
 
 
 def parse_dm_event(
@@ -246,18 +290,18 @@ def parse_dm_event(
 
     Ignored: events other than MessageCreate, messages the bot sent, and empty
     messages without media. external_id is "dm:<event id>"; conversation_id is the
-    dm_conversation_id. Raises on a malformed payload, like `parse_tweet`.
+    dm_conversation_id. Raises MalformedPayload on a malformed payload, like `parse_tweet`.
     """
+    event = need_object(event, "DM event")
     event_id = _id(event.get("id"), "id")
     if event.get("event_type") != "MessageCreate":
         return None
     sender_id = _id(event.get("sender_id"), "sender_id")
-    sender = users.get(sender_id) or {}
-    handle = sender.get("username")
-    if sender_id == bot_id or (handle and bot_username
-                               and handle.casefold() == bot_username.casefold()):
+    handle = _author(users, sender_id)
+    if _is_bot(sender_id, handle, bot_id, bot_username):
         return None
-    conversation = _text(event.get("dm_conversation_id"), "dm_conversation_id")
+    conversation = check_id(_text(event.get("dm_conversation_id"), "dm_conversation_id"),
+                            "dm_conversation_id")
     text = clean_text(_text(event.get("text", ""), "text"), bot_username)
     refs = _media_refs(event, media)
     if not text and not refs:
@@ -467,13 +511,13 @@ class Cursor:
 
 def _seen(ident: Any, since: str | None) -> bool:
     """Is `ident` an id at or before `since`?"""
-    return (since is not None and isinstance(ident, str) and ident.isdigit()
+    return (since is not None and isinstance(ident, str) and ident.isascii() and ident.isdigit()
             and int(ident) <= int(since))
 
 
 def _newest(current: str | None, candidate: Any) -> str | None:
     """The larger of two ids (numeric strings); ignores a non-id candidate."""
-    if not isinstance(candidate, str) or not candidate.isdigit():
+    if not isinstance(candidate, str) or not candidate.isascii() or not candidate.isdigit():
         return current
     if current is None or int(candidate) > int(current):
         return candidate
@@ -503,7 +547,8 @@ def _index(page: dict[str, Any], kind: str, key: str) -> dict[str, dict[str, Any
     """includes.<kind> keyed by `key`, skipping odd entries."""
     includes = page.get("includes") or {}
     items = includes.get(kind) if isinstance(includes, dict) else None
-    return {str(i[key]): i for i in items or [] if isinstance(i, dict) and key in i}
+    return {i[key]: i for i in items if isinstance(i, dict) and isinstance(i.get(key), str)
+            } if isinstance(items, list) else {}
 
 
 def _answer_id(answer: Any, key: str) -> str:
