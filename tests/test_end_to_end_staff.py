@@ -5,48 +5,22 @@ import json
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
 from bot.app import build_app
-from bot.cli import app as cli
 from bot.config import load_config
 from bot.followups import ask_followups
-from channels.sandbox.server import SandboxServer
 from channels.sandbox.telegram import user_id_for
+from tests.test_end_to_end import admin, citybot, sandbox  # noqa: F401  (the CLI against a loopback sandbox)
 
 
 @pytest.fixture
-def sandbox():
-    with SandboxServer(port=0) as server:
-        server.start()
-        yield server
-
-
-@pytest.fixture
-def admin(sandbox):
-    with httpx.Client(base_url=sandbox.url, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-def staff_config(config_file):
+def config_file(config_file):
     """The shipped config, with manolo's and carmen's Telegram ids those of the sandbox users of their names."""
     text = config_file.read_text(encoding="utf-8")
     for name, handle in (("manolo", "100001"), ("carmen", "100002")):
         text = text.replace(f'handles: {{telegram: "{handle}"}}', f'handles: {{telegram: "{user_id_for(name)}"}}')
     config_file.write_text(text, encoding="utf-8")
     return config_file
-
-
-@pytest.fixture
-def citybot(staff_config, sandbox):
-    runner = CliRunner()
-
-    def invoke(*args):
-        result = runner.invoke(cli, ["--config", str(staff_config), *args], env={"CITYBOT_SANDBOX": sandbox.url})
-        assert result.exit_code == 0, result.output
-        return result
-    return invoke
 
 
 def say(admin, user, text, **body):
@@ -63,7 +37,7 @@ def ticket(citybot, ref="JUN-1"):
     return json.loads(citybot("tickets", "show", ref, "--json").stdout)
 
 
-def test_staff_work_a_ticket_on_telegram_and_the_citizen_says_it_is_not_fixed(admin, citybot, staff_config):
+def test_staff_work_a_ticket_on_telegram_and_the_citizen_says_it_is_not_fixed(admin, citybot, config_file):  # noqa: F811
     say(admin, "carmen", "/start")  # staff open their chat with the bot once
     report = say(admin, "ana", "La farola de la calle Real 12 está apagada")
     citybot("run", "--once")
@@ -84,7 +58,7 @@ def test_staff_work_a_ticket_on_telegram_and_the_citizen_says_it_is_not_fixed(ad
     resolution = sent_to(admin, "ana")[-1]
     assert resolution["in_reply_to"] == report and "Bombilla cambiada." in resolution["text"]
 
-    cfg = load_config(staff_config)
+    cfg = load_config(config_file)
     cfg.followups.after_days = 1e-9  # the scheduler's job, run now rather than three days on
     application = build_app(cfg, with_classifier=False)
     assert ask_followups(application.engine, cfg, application.clock) == ["JUN-1"]
