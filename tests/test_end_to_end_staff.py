@@ -3,7 +3,6 @@ accepted /resolve, the "is it fixed?" question with buttons, and the citizen's "
 
 import json
 
-import httpx
 import pytest
 
 from bot.app import build_app
