@@ -8,8 +8,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from bot import quarantine
 from bot.app import App
 from bot.db import transaction
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import func, select
 
 from bot.models import ChannelCursor, OutboxMessage
@@ -23,7 +26,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class PassReport:
     outcomes: list[Outcome] = field(default_factory=list)
-    rejected: int = 0
+    rejected: int = 0  # payloads the adapters could not parse (quarantined)
+    failed: int = 0  # posts whose processing raised (quarantined)
     sent: int = 0
     dead: int = 0
     pending: int = 0
@@ -31,6 +35,22 @@ class PassReport:
     @property
     def tickets(self) -> list[str]:
         return [o.ticket_ref for o in self.outcomes if o.action == "ticket"]
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True for a failure of the database itself (unreachable, locked, connection lost), not of a post's data."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def _rejected_id(rejected: dict) -> str | None:
+    """The platform id of a rejected payload, as far as the adapter could tell."""
+    for key in ("external_id", "id"):
+        if rejected.get(key) not in (None, ""):
+            return str(rejected[key])
+    update = rejected.get("update_id")
+    return f"update:{update}" if update is not None else None
 
 
 class Runner:
@@ -42,17 +62,35 @@ class Runner:
 
     # -- ingest --------------------------------------------------------------------
     def ingest(self, name: str, timeout: float = 0, report: PassReport | None = None) -> int:
-        """One fetch from channel `name`: process every post, then store the cursor. Returns posts fetched."""
+        """One fetch from channel `name`: process every post, then store the cursor. Returns posts fetched.
+
+        Poison never stalls the cursor: each payload the adapter rejected, and each post whose
+        processing raised, is kept as a QuarantinedPayload (committed before the cursor moves)
+        and the rest go on. A database outage (`is_outage`) is raised instead, with the cursor
+        left where it was, so every post is fetched again.
+        """
         report = report or PassReport()
         channel = self.channels[name]
         cursor = self._cursor(name)
         result = channel.fetch(cursor, timeout=timeout)
-        for inbound in result.messages:
-            report.outcomes.append(self.pipeline.process(inbound))
         for rejected in result.rejected:
-            log.warning("%s: rejected a malformed update: %s", name, rejected.get("error"))
+            quarantine.store(self.app.engine, self.app.clock, name, _rejected_id(rejected),
+                             str(rejected.get("error") or "rejected"), rejected.get("raw"))
+        if result.rejected:
+            log.warning("%s: quarantined %d malformed payload(s)", name, len(result.rejected))
         report.rejected += len(result.rejected)
-        # Only now, with every post committed, may the cursor move past them.
+        for inbound in result.messages:
+            try:
+                report.outcomes.append(self.pipeline.process(inbound))
+            except Exception as exc:  # noqa: BLE001 - one bad post must not hold the others back
+                if is_outage(exc):
+                    raise
+                log.warning("%s: processing %s failed (%s); quarantined", name, inbound.external_id,
+                            type(exc).__name__)
+                quarantine.store(self.app.engine, self.app.clock, name, inbound.external_id,
+                                 f"{type(exc).__name__}: {exc}", inbound.raw)
+                report.failed += 1
+        # Only now, with every post committed or quarantined, may the cursor move past them.
         if result.next_cursor != cursor:
             self._save_cursor(name, result.next_cursor)
         return len(result.messages) + len(result.rejected)
