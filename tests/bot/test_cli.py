@@ -51,7 +51,7 @@ def test_resolve_then_show_has_the_queued_reply(run, seeded):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["status"] == "resolved"
     shown = json.loads(run("tickets", "show", "JUN-1", "--json").stdout)
-    assert [r["purpose"] for r in shown["replies"]] == ["ack", "resolved"]
+    assert [r["purpose"] for r in shown["replies"]] == ["ack", "staff_assigned", "resolved"]
     assert shown["events"][-1]["actor"] == "manolo"
 
 

@@ -23,7 +23,15 @@ from channels.sandbox.server import SandboxServer
 from tests.helpers import RecordingChannel, post
 
 
+def no_staff_dms(cfg):
+    """Staff without handles: a routed report queues its ack and no assignment DM."""
+    for department in cfg.departments:
+        for member in department.staff:
+            member.handles = {}
+
+
 def setup(app, failures=()):
+    no_staff_dms(app.cfg)
     Pipeline(app.engine, app.cfg, app.classifier, app.clock).process(post("farola apagada en la calle Real"))
     channel = RecordingChannel(failures=failures)
     return channel, Delivery(app.engine, app.cfg, {"telegram": channel}, app.clock, random.Random(1))
@@ -157,6 +165,7 @@ def test_a_crashed_deliverers_lease_expires_and_the_row_is_claimed_again(app, cl
 
 
 def test_a_partial_send_is_recorded_at_once_and_the_retry_posts_only_the_rest(app, clock):
+    no_staff_dms(app.cfg)
     Pipeline(app.engine, app.cfg, app.classifier, app.clock).process(post("farola apagada en la calle Real"))
     channel = RecordingChannel(parts=3, fail_after_parts=1)
     delivery = Delivery(app.engine, app.cfg, {"telegram": channel}, clock, random.Random(1))
