@@ -51,7 +51,7 @@ def test_post_as_a_citizen_and_see_the_acknowledgement(platform, browser_page, c
             assert time.monotonic() < deadline, "the page did not post"
             time.sleep(0.1)
         report = runner.run_once()
-        assert report.tickets == ["JUN-1"] and report.sent == 1
+        assert report.tickets == ["JUN-1"] and report.sent == 2  # the acknowledgement and the assignee's DM
         thread = column.locator(".thread")
         thread.get_by_text("JUN-1", exact=False).wait_for(timeout=10_000)
         assert "farola de la calle Real 12" in thread.inner_text()
