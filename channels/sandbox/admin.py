@@ -7,8 +7,9 @@ the same way and answers 400 with `{"error": ...}` naming the first problem.
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from channels.sandbox.web import Request, Response
@@ -89,11 +90,21 @@ class InboundPost:
 
 @dataclass
 class Fault:
-    """The next `count` platform API calls fail with `status` (429 carries `retry_after`)."""
+    """The next `count` platform API calls fail with `status` (429 carries `retry_after`).
+
+    Sandbox extensions (for the fault benchmark): `status` may be a list, each failure then
+    picks one of them; `rate` (0 < rate <= 1) makes each call fail with that probability
+    until `count` failures have happened; `seed` makes those draws repeatable.
+    `GET /_sandbox/{platform}/faults` shows the current fault and how many failures it `injected`.
+    """
 
     status: int
     count: int
     retry_after: int = 1
+    rate: float = 1.0
+    statuses: tuple[int, ...] = ()
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+    injected: int = 0  # failures served so far
 
     @classmethod
     def from_json(cls, body: Any) -> Fault:
@@ -101,20 +112,35 @@ class Fault:
         if not isinstance(body, dict):
             raise AdminError(400, "faults body must be a JSON object")
         status, count = body.get("status"), body.get("count", 1)
-        retry_after = body.get("retry_after", 1)
-        if isinstance(status, bool) or status not in FAULT_STATUSES:
-            raise AdminError(400, "'status' must be 429, 500 or 503")
+        retry_after, rate, seed = body.get("retry_after", 1), body.get("rate", 1), body.get("seed")
+        statuses = tuple(status) if isinstance(status, list) and status else (status,)
+        if any(isinstance(s, bool) or s not in FAULT_STATUSES for s in statuses):
+            raise AdminError(400, "'status' must be 429, 500 or 503 (or a list of them)")
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise AdminError(400, "'count' must be a non-negative integer")
         if not _is_number(retry_after) or retry_after <= 0:
             raise AdminError(400, "'retry_after' must be a positive number of seconds")
-        return cls(status, count, math.ceil(retry_after))
+        if not _is_number(rate) or not 0 < rate <= 1:
+            raise AdminError(400, "'rate' must be a number above 0 and at most 1")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise AdminError(400, "'seed' must be an integer")
+        return cls(statuses[0], count, math.ceil(retry_after), float(rate),
+                   statuses if len(statuses) > 1 else (), random.Random(seed))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"status": list(self.statuses) if self.statuses else self.status, "count": self.count,
+                "retry_after": self.retry_after, "rate": self.rate, "injected": self.injected}
 
     def take(self) -> bool:
-        """Use up one failure; False once none are left."""
+        """Use up one failure (at `rate`, picking its status); False when this call goes through."""
         if self.count <= 0:
             return False
+        if self.rate < 1 and self.rng.random() >= self.rate:
+            return False
         self.count -= 1
+        self.injected += 1
+        if self.statuses:
+            self.status = self.rng.choice(self.statuses)
         return True
 
 
@@ -153,6 +179,7 @@ class ContractAdmin:
             ("GET", "inbound"): lambda r: self.inbound(),
             ("GET", "sent"): lambda r: self.sent(),
             ("POST", "faults"): self._admin_faults,
+            ("GET", "faults"): lambda r: self._fault.as_json() if getattr(self, "_fault", None) else {"count": 0, "injected": 0},
             ("POST", "reset"): lambda r: self.reset() or {"ok": True},
             ("POST", "raw"): self._admin_raw,
             **self._extra_admin_routes(),

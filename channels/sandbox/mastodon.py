@@ -57,7 +57,6 @@ ids are stable per acct. Thread-safe: one lock, with a Condition for streams.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import html
 import json
@@ -839,7 +838,7 @@ class MastodonFake(ContractAdmin):
             raise
         with self._cond:
             self._fault = fault
-        return {"ok": True, **dataclasses.asdict(fault)}
+        return {"ok": True, **fault.as_json()}
 
     def _admin_raw(self, request: Request) -> dict[str, Any]:
         """Store any JSON object as the bot's next notification (to test odd payloads)."""

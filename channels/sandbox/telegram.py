@@ -33,7 +33,6 @@ supergroup. Thread-safe: one lock, and a Condition on it for long polling.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import re
@@ -604,7 +603,7 @@ class TelegramFake(ContractAdmin):
         fault = Fault.from_json(request.json())
         with self._cond:
             self._fault = fault
-        return {"ok": True, **dataclasses.asdict(fault)}
+        return {"ok": True, **fault.as_json()}
 
     def _admin_raw(self, request: Request) -> dict[str, Any]:
         """Queue any JSON object as an update (to test how a bot copes with odd payloads)."""

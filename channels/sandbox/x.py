@@ -41,7 +41,6 @@ Thread-safe: one lock guards all state.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 import threading
@@ -950,7 +949,7 @@ class XFake(ContractAdmin):
         fault = Fault.from_json(request.json())
         with self._lock:
             self._fault = fault
-        return {"ok": True, **dataclasses.asdict(fault)}
+        return {"ok": True, **fault.as_json()}
 
     def _admin_raw(self, request: Request) -> dict[str, Any]:
         """Store any JSON object as a tweet or DM event, served exactly as given.

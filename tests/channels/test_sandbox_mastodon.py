@@ -556,7 +556,7 @@ def test_bad_admin_input_is_named(client, path, body, status, needle):
 
 
 def test_admin_methods(client):
-    assert client.get("/_sandbox/mastodon/faults").status_code == 405
+    assert client.delete("/_sandbox/mastodon/faults").status_code == 405
     bad = client.post("/_sandbox/mastodon/inbound", content=b"{nope",
                       headers={"Content-Type": "application/json"})
     assert bad.status_code == 400 and "JSON" in bad.json()["error"]

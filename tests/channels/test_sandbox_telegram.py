@@ -359,7 +359,7 @@ def test_bad_json_and_platforms_still_to_come(client):
         response = client.post(f"/_sandbox/{platform}/inbound", json={"user": "a", "text": "b"})
         if response.status_code == 404:  # until that platform's fake lands
             assert "not in this sandbox yet" in response.json()["error"]
-    assert client.get("/_sandbox/telegram/faults").status_code == 405
+    assert client.delete("/_sandbox/telegram/faults").status_code == 405
 
 
 # -- the web page ---------------------------------------------------------------

@@ -381,7 +381,7 @@ def test_inbound_validation(client, body, status, message):
 def test_admin_errors(client):
     assert client.post("/_sandbox/x/faults", json={"status": 418}).status_code == 400
     assert client.post("/_sandbox/x/nope", json={}).status_code == 404
-    assert client.get("/_sandbox/x/faults").status_code == 405
+    assert client.delete("/_sandbox/x/faults").status_code == 405
     assert client.post("/_sandbox/x/raw", json={"x": 1}).status_code == 400
 
 
