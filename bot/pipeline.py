@@ -29,6 +29,7 @@ from classifiers.base import Classifier
 
 COMMAND = re.compile(r"^/(\w+)(?:@\w+)?(?:\s+(.*))?$", re.S)  # "/cmd@botname" in Telegram groups
 LOCATION_FOLLOWUP_WINDOW = timedelta(hours=1)
+RACE_RETRIES = 3  # attempts when a concurrent worker inserts the same citizen first
 
 
 @dataclass
@@ -53,14 +54,26 @@ class Pipeline:
 
     def process(self, inbound: InboundMessage) -> Outcome:
         """Process one post in its own transaction. A post seen before changes nothing."""
-        try:
-            with transaction(self.engine) as session:
-                outcome = self._process(session, inbound)
-        except IntegrityError:
-            # Another worker stored the same post between our check and our commit.
-            outcome = Outcome("duplicate")
+        for attempt in range(1, RACE_RETRIES + 1):
+            try:
+                with transaction(self.engine) as session:
+                    outcome = self._process(session, inbound)
+                break
+            except IntegrityError:
+                # A concurrent worker committed a row we inserted too: the same post (a duplicate),
+                # or the same new citizen (then a retry finds that citizen and goes on).
+                if self._stored(inbound):
+                    outcome = Outcome("duplicate")
+                    break
+                if attempt == RACE_RETRIES:
+                    raise
         outcome.post = (inbound.channel, inbound.external_id)
         return outcome
+
+    def _stored(self, inbound: InboundMessage) -> bool:
+        with transaction(self.engine) as session:
+            return session.exec(select(Message.id).where(
+                Message.channel == inbound.channel, Message.external_id == inbound.external_id)).first() is not None
 
     def _process(self, session: Session, inbound: InboundMessage) -> Outcome:
         existing = session.exec(
