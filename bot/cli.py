@@ -252,6 +252,8 @@ def tickets_recategorize(ref: str, code: str, as_json: bool = typer.Option(False
 from bot.cli_classifier import classifier_app, classify_command  # noqa: E402
 
 app.add_typer(classifier_app, name="classifier")
+from bot.cli_quarantine import quarantine_app  # noqa: E402
+app.add_typer(quarantine_app, name="quarantine")
 from bot.cli_citizens import citizens_app  # noqa: E402
 
 app.add_typer(citizens_app, name="citizens")

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -51,9 +52,14 @@ def store(engine: Engine, clock: Clock, channel: str, external_id: str | None, e
     return True
 
 
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands datetimes back naive; they were stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 def _as_dict(row: QuarantinedPayload, with_raw: bool) -> dict[str, Any]:
     data = {"id": row.id, "channel": row.channel, "external_id": row.external_id, "error": row.error,
-            "created_at": row.created_at.isoformat()}
+            "created_at": _utc(row.created_at).isoformat()}
     if with_raw:
         data["raw"] = row.raw
     return data
