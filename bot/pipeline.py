@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from bot.clock import Clock
 from bot.config import Config
@@ -230,6 +230,16 @@ class Pipeline:
         if ticket.assignee:
             notify_assignee(session, self.cfg, self.clock, ticket)
 
+    def _over_hourly_limit(self, session: Session, citizen: Citizen, ticket: Ticket) -> bool:
+        """More than `privacy.max_tickets_per_hour` new tickets from one citizen: the rest wait in triage."""
+        since = self.clock.now() - timedelta(hours=1)
+        opened = session.exec(
+            select(func.count(Message.id)).where(
+                Message.citizen_id == citizen.id, Message.role == "report", Message.received_at >= since,
+                Message.ticket_id.is_not(None), Message.ticket_id != ticket.id)
+        ).one()
+        return opened >= self.cfg.privacy.max_tickets_per_hour
+
     def _new_ticket(self, session: Session, message: Message, citizen: Citizen, result) -> Outcome:
         now = self.clock.now()
         confident = result.category is not None and result.confidence >= self.cfg.classification.min_confidence
@@ -253,7 +263,10 @@ class Pipeline:
         message.ticket_id = ticket.id
         message.role = "report"
         record_event(session, self.clock, ticket, "bot", "created", category=ticket.category, confidence=ticket.confidence, priority=ticket.priority, priority_reason=ticket.priority_reason)
-        if confident:
+        flooding = self._over_hourly_limit(session, citizen, ticket)
+        if flooding:
+            record_event(session, self.clock, ticket, "bot", "rate_limited", limit=self.cfg.privacy.max_tickets_per_hour)
+        if confident and not flooding:
             ticket.department = category.department
             ticket.assignee = least_loaded_staff(session, category.department)
             ticket.status = "open" if ticket.assignee else "new"
