@@ -8,10 +8,12 @@ dates, status) and their events, so the town's statistics are unchanged.
 Message text is kept only when `privacy.keep_text_on_forget` is true, and then anonymised:
 @handles, e-mail addresses, phone numbers and links are replaced by `[…]`.
 Platform post ids are kept: the pipeline needs them to never process a post twice.
+Quarantined raw payloads that name the citizen are deleted; the rest go after the retention period.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import asdict, dataclass
@@ -25,7 +27,7 @@ from sqlmodel import Session, select
 from bot.clock import Clock
 from bot.config import Config
 from bot.db import transaction
-from bot.models import CLOSED_STATUSES, Citizen, Message, OutboxMessage, Ticket, TicketEvent
+from bot.models import CLOSED_STATUSES, Citizen, Message, OutboxMessage, QuarantinedPayload, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class ErasureReport:
     replies: int = 0
     cancelled_replies: int = 0
     photos: int = 0
+    quarantined: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -78,6 +81,7 @@ def forget_citizen(engine: Engine, cfg: Config, clock: Clock, channel: str, hand
             raise UnknownCitizen(f"no citizen '{handle}' on {channel}")
         report = ErasureReport()
         for citizen in citizens:
+            _drop_quarantined(session, citizen, report)
             _erase_citizen(session, cfg, clock, citizen, report)
         log.info("erased the personal data of %d citizen(s) on %s", report.citizens, channel)
         return report
@@ -116,12 +120,26 @@ def purge_expired(engine: Engine, cfg: Config, clock: Clock) -> list[str]:
                 citizen = session.get(Citizen, citizen_id)
                 citizen.handle = citizen.language = None
                 citizen.external_user_id = f"forgotten-{citizen.id}"
+        # poison payloads are raw platform data: they go once the retention period is over
+        for row in session.exec(select(QuarantinedPayload).where(QuarantinedPayload.created_at < cutoff)).all():
+            session.delete(row)
         if purged:
             log.info("retention: purged the personal data of %d ticket(s)", len(purged))
         return purged
 
 
 # -- the erasing itself ---------------------------------------------------------------
+def _drop_quarantined(session: Session, citizen: Citizen, report: ErasureReport) -> None:
+    """Quarantined raw payloads of the citizen's channel that name their user id or handle are deleted."""
+    names = {citizen.external_user_id, *([citizen.handle] if citizen.handle else [])}
+    for row in session.exec(select(QuarantinedPayload).where(QuarantinedPayload.channel == citizen.channel)).all():
+        raw = json.dumps(row.raw, ensure_ascii=False)
+        if any(f'"{name}"' in raw or f"@{name}" in raw for name in names):
+            session.delete(row)
+            report.quarantined += 1
+
+
+
 def _is_purged(message: Message) -> bool:
     return message.raw.get("purged") is True
 

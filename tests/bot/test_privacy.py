@@ -107,3 +107,19 @@ def test_cli_forget(config_file, app, seeded):
     assert again.exit_code == 1 and "no citizen 'ana_garcia' on telegram" in again.stderr
     bad = CliRunner().invoke(cli, ["--config", str(config_file), "citizens", "forget", "myspace", "ana"])
     assert bad.exit_code == 1 and "'myspace' is not a channel" in bad.stderr
+
+
+def test_forget_and_retention_reach_quarantined_payloads(app, seeded, clock):
+    from bot import quarantine
+    from bot.models import QuarantinedPayload
+
+    quarantine.store(app.engine, clock, "telegram", "1:99", "MalformedPayload: date", {"message": {"from": {"id": "u-ana_garcia"}}})
+    quarantine.store(app.engine, clock, "telegram", "1:98", "MalformedPayload: date", {"message": {"from": {"id": "u-other"}}})
+    report = forget_citizen(app.engine, app.cfg, app.clock, "telegram", "ana_garcia")
+    assert report.quarantined == 1
+    with transaction(app.engine) as s:
+        assert [q.external_id for q in s.exec(select(QuarantinedPayload)).all()] == ["1:98"]
+    clock.advance(days=app.cfg.privacy.retention_days + 1)
+    purge_expired(app.engine, app.cfg, clock)
+    with transaction(app.engine) as s:
+        assert s.exec(select(QuarantinedPayload)).all() == []
