@@ -5,7 +5,8 @@ A deliverer claims a few due rows in one short transaction by writing its lease 
 (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: a conditional `UPDATE ... RETURNING`), so two
 deliverers never take the same row. The platform call runs outside any transaction, and its
 outcome is recorded in a second short transaction only while the lease is still ours. A crashed
-deliverer's lease expires and the row becomes claimable again.
+deliverer's lease expires and the row becomes claimable again; a deliverer starting on the same
+host frees at once the leases of processes there that are gone (kill -9, a crash).
 
 A failure never loses a row. Rate limits wait the platform's retry-after; other transient
 errors back off exponentially with jitter; after `delivery.max_attempts` (or a permanent
@@ -61,6 +62,23 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def _process_gone(owner: str) -> bool:
+    """True when `owner` (host:pid:...) names a process of this host that no longer runs."""
+    try:
+        pid = int(owner.split(":")[1])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 class Delivery:
     def __init__(self, engine: Engine, cfg: Config, channels: Mapping[str, Channel], clock: Clock | None = None,
                  rng: random.Random | None = None, worker_id: str | None = None,
@@ -74,10 +92,32 @@ class Delivery:
         self.rng = rng or random.Random()
         self.worker_id = (worker_id or default_worker_id())[:64]
         self.lease_seconds = lease_seconds
+        self._orphans_freed = False
+
+    def free_orphaned_leases(self) -> int:
+        """Free the leases held by deliverers of this host whose process is gone; return how many rows."""
+        host = self.worker_id.split(":")[0]
+        now = self.clock.now()
+        with transaction(self.engine) as session:
+            owners = session.exec(select(OutboxMessage.lease_owner).distinct().where(
+                OutboxMessage.state == "pending", OutboxMessage.lease_until >= now,
+                OutboxMessage.lease_owner.like(f"{host}:%"))).all()
+            gone = [owner for owner in owners if _process_gone(owner)]
+            if not gone:
+                return 0
+            freed = session.execute(update(OutboxMessage).where(
+                OutboxMessage.state == "pending", OutboxMessage.lease_owner.in_(gone)).values(
+                lease_owner=None, lease_until=None)).rowcount
+        log.warning("outbox: freed %d row(s) leased by stopped deliverer(s) %s; their outcome is unknown, so they are retried",
+                    freed, ", ".join(gone))
+        return freed
 
     def deliver_due(self, batch: int = 100) -> DeliveryStats:
         """Claim and try up to `batch` due rows, oldest first, each at most once per call."""
         stats = DeliveryStats()
+        if not self._orphans_freed:
+            self.free_orphaned_leases()
+            self._orphans_freed = True
         seen: list[int] = []
         while len(seen) < batch:
             claimed = self.claim(min(CLAIM_SIZE, batch - len(seen)), exclude=seen)

@@ -1,5 +1,9 @@
 import multiprocessing
+import os
 import random
+import socket
+import subprocess
+import sys
 import threading
 import uuid
 from collections import Counter
@@ -286,3 +290,28 @@ def test_the_platform_call_runs_with_no_transaction_open(app, clock):
     channel = PoolWatchingChannel(app.engine, failures=[TransientError("503")])
     assert Delivery(app.engine, app.cfg, {"telegram": channel}, clock, random.Random(1)).deliver_due().sent == 2
     assert channel.held == [0, 0, 0]
+
+
+def test_leases_of_a_killed_process_on_this_host_are_freed_at_once(app, clock):
+    _, killed = setup(app)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    killed.worker_id = f"{this_host()}:{int(gone.stdout)}:dead0000"   # that process has exited
+    [_] = killed.claim(10)
+    elsewhere = Delivery(app.engine, app.cfg, {"telegram": RecordingChannel()}, clock, worker_id=f"other-host:{os.getpid()}:x")
+    assert elsewhere.deliver_due().sent == 0      # another host cannot tell whether that process lives
+    channel = RecordingChannel()
+    restarted = Delivery(app.engine, app.cfg, {"telegram": channel}, clock, random.Random(1))
+    assert restarted.deliver_due().sent == 1 and len(channel.sent) == 1
+    assert row(app).state == "sent"
+
+
+def test_leases_of_a_live_process_are_kept(app, clock):
+    _, alive = setup(app)
+    alive.worker_id = f"{this_host()}:1:init"    # pid 1 always runs
+    [_] = alive.claim(10)
+    other = Delivery(app.engine, app.cfg, {"telegram": RecordingChannel()}, clock)
+    assert other.free_orphaned_leases() == 0 and other.deliver_due().sent == 0
+
+
+def this_host():
+    return socket.gethostname()[:40]
