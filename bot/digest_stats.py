@@ -16,7 +16,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from bot.config import Config
-from bot.models import CLOSED_STATUSES, Message, Ticket
+from bot.models import Message, Ticket, unfinished
 from bot.privacy import REDACTED, anonymise
 
 PERIOD_KINDS = ("daily", "weekly", "staff")
@@ -81,7 +81,7 @@ def digest_numbers(session: Session, cfg: Config, start: datetime, end: datetime
     reports = session.exec(
         select(func.count(Message.id)).where(Message.role == "report", Message.received_at >= start, Message.received_at < end)
     ).one()
-    unfinished_now = Ticket.status.not_in(CLOSED_STATUSES), Ticket.created_at < now
+    unfinished_now = unfinished(), Ticket.created_at < now
     open_count = session.exec(select(func.count(Ticket.id)).where(*unfinished_now)).one()
     overdue_count = session.exec(select(func.count(Ticket.id)).where(*unfinished_now, Ticket.expected_at < now)).one()
     oldest = session.exec(
@@ -128,7 +128,7 @@ def _by_category(cfg: Config, created: list[Ticket], resolved: list[Ticket]) -> 
 def staff_queue(session: Session, cfg: Config, staff_name: str, now: datetime) -> list[dict[str, Any]]:
     """A staff member's unfinished tickets, overdue first, then by due date (none last)."""
     tickets = session.exec(
-        select(Ticket).where(Ticket.assignee == staff_name, Ticket.status.not_in(CLOSED_STATUSES))
+        select(Ticket).where(Ticket.assignee == staff_name, unfinished())
     ).all()
     far = datetime.max.replace(tzinfo=timezone.utc)
 

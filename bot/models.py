@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 TICKET_STATUSES = ("new", "triage", "open", "in_progress", "resolved", "closed")
@@ -43,7 +43,21 @@ class Citizen(SQLModel, table=True):
     created_at: datetime
 
 
+# Written as literal SQL, not bound parameters, so that SQLite and PostgreSQL can prove a query
+# implies the partial index below (the staff queue, overdue lists, digests and escalation).
+UNFINISHED_SQL = "status NOT IN ('resolved', 'closed')"
+
+
+def unfinished():
+    """The filter for tickets that are neither resolved nor closed (uses ix_ticket_unfinished)."""
+    return text(f"ticket.{UNFINISHED_SQL}")
+
+
 class Ticket(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_ticket_unfinished", "created_at", sqlite_where=text(UNFINISHED_SQL), postgresql_where=text(UNFINISHED_SQL)),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     ref: str | None = Field(default=None, index=True, unique=True, max_length=32)
     status: str = Field(index=True, max_length=16)
@@ -60,7 +74,7 @@ class Ticket(SQLModel, table=True):
     lon: float | None = None
     created_at: datetime = Field(index=True)
     updated_at: datetime
-    expected_at: datetime | None = Field(default=None, index=True)
+    expected_at: datetime | None = None
     resolved_at: datetime | None = Field(default=None, index=True)
     closed_reason: str | None = Field(default=None, max_length=32)
     duplicate_of: int | None = Field(default=None, foreign_key="ticket.id", index=True)

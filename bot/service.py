@@ -19,7 +19,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.db import transaction
 from bot.i18n import close_reason
-from bot.models import CLOSE_REASONS, CLOSED_STATUSES, TICKET_STATUSES, Citizen, Message, OutboxMessage, Staff, Ticket, TicketEvent
+from bot.models import CLOSE_REASONS, CLOSED_STATUSES, TICKET_STATUSES, Citizen, Message, OutboxMessage, Staff, Ticket, TicketEvent, unfinished
 from bot.staff_notify import notify_assignee
 from bot.tickets import (
     find_ticket, iso, least_loaded_staff, notify_reporters, overdue_filter,
@@ -61,7 +61,7 @@ class TicketService:
         with self._tx() as session:
             query = select(Ticket).order_by(Ticket.created_at.desc(), Ticket.id.desc())
             if status is None:
-                query = query.where(Ticket.status.not_in(CLOSED_STATUSES))
+                query = query.where(unfinished())
             elif status != "all":
                 query = query.where(Ticket.status == self._status(status))
             if category:

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from bot.clock import Clock
 from bot.config import Config
 from bot.i18n import promised_date, status_name
-from bot.models import CLOSED_STATUSES, Citizen, Message, OutboxMessage, ReplyPart, Staff, Ticket, TicketEvent
+from bot.models import Citizen, Message, OutboxMessage, ReplyPart, Staff, Ticket, TicketEvent, unfinished
 from bot.sla import calendar_for
 
 
@@ -21,7 +21,7 @@ def least_loaded_staff(session: Session, department: str) -> str | None:
         return None
     load = (
         select(Ticket.assignee, func.count(Ticket.id))
-        .where(Ticket.assignee.in_(staff), Ticket.status.not_in(CLOSED_STATUSES))
+        .where(Ticket.assignee.in_(staff), unfinished())
         .group_by(Ticket.assignee)
     )
     counts = dict(session.exec(load).all())
@@ -169,7 +169,8 @@ def render(cfg: Config, template: str, lang: str, ticket: Ticket | None = None, 
 
 
 def find_ticket(session: Session, ref: str) -> Ticket | None:
-    return session.exec(select(Ticket).where(func.upper(Ticket.ref) == ref.strip().upper())).first()
+    # refs are stored upper-case (the prefix must be), so an exact match can use the unique index
+    return session.exec(select(Ticket).where(Ticket.ref == ref.strip().upper())).first()
 
 
 def thread_ticket(session: Session, channel: str, external_id: str) -> Ticket | None:
@@ -213,5 +214,5 @@ def ticket_json(session: Session, ticket: Ticket) -> dict[str, Any]:
 
 
 def overdue_filter(now):
-    return (Ticket.expected_at.is_not(None)) & (Ticket.expected_at < now) & Ticket.status.not_in(CLOSED_STATUSES)
+    return (Ticket.expected_at.is_not(None)) & (Ticket.expected_at < now) & unfinished()
 

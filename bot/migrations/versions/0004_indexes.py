@@ -1,4 +1,4 @@
-"""indexes for a million tickets
+"""indexes for a million tickets (the unfinished-ticket index is partial)
 
 Revision ID: 0004
 Revises: 0003
@@ -25,15 +25,15 @@ def upgrade() -> None:
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ticket_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_ticket_duplicate_of'), ['duplicate_of'], unique=False)
-        batch_op.create_index(batch_op.f('ix_ticket_expected_at'), ['expected_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_ticket_resolved_at'), ['resolved_at'], unique=False)
+        batch_op.create_index('ix_ticket_unfinished', ['created_at'], unique=False, sqlite_where=sa.text("status NOT IN ('resolved', 'closed')"), postgresql_where=sa.text("status NOT IN ('resolved', 'closed')"))
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('ticket', schema=None) as batch_op:
+        batch_op.drop_index('ix_ticket_unfinished', sqlite_where=sa.text("status NOT IN ('resolved', 'closed')"), postgresql_where=sa.text("status NOT IN ('resolved', 'closed')"))
         batch_op.drop_index(batch_op.f('ix_ticket_resolved_at'))
-        batch_op.drop_index(batch_op.f('ix_ticket_expected_at'))
         batch_op.drop_index(batch_op.f('ix_ticket_duplicate_of'))
         batch_op.drop_index(batch_op.f('ix_ticket_created_at'))
 
