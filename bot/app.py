@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from bot.clock import Clock
@@ -22,8 +23,21 @@ class App:
     clock: Clock
 
 
-def sync_directory(engine: Engine, cfg: Config) -> None:
-    """Make the Department and Staff tables match the config (staff who left become inactive)."""
+def sync_directory(engine: Engine, cfg: Config, attempts: int = 3) -> None:
+    """Make the Department and Staff tables match the config (staff who left become inactive).
+
+    Two processes starting at once on a fresh database may both insert the same rows; the
+    loser's transaction fails on the unique key and is retried, and then finds the rows.
+    """
+    for attempt in range(attempts):
+        try:
+            return _sync_directory_once(engine, cfg)
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+
+
+def _sync_directory_once(engine: Engine, cfg: Config) -> None:
     with transaction(engine) as session:
         for dept in cfg.departments:
             row = session.get(Department, dept.code) or Department(code=dept.code, name=dept.name)

@@ -37,6 +37,23 @@ def default_holder() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def holder_gone(holder: str) -> bool:
+    """True when `holder` (host:pid:...) names a process of this host that no longer runs (kill -9, a crash)."""
+    parts = holder.split(":")
+    if len(parts) < 2 or parts[0] != socket.gethostname()[:40] or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def advisory_key(name: str) -> int:
     """A stable signed 64-bit key for `name` (PostgreSQL advisory locks take a bigint)."""
     return int.from_bytes(hashlib.sha256(f"citybot:{name}".encode()).digest()[:8], "big", signed=True)
@@ -101,7 +118,13 @@ class Leadership:
                     Lease.name == self.name, or_(Lease.expires_at < now, Lease.holder == self.holder)).values(**values))
                 if taken.rowcount == 1:
                     return True
-                if conn.execute(select(Lease.holder).where(Lease.name == self.name)).first() is not None:
+                current = conn.execute(select(Lease.holder).where(Lease.name == self.name)).scalar()
+                if current is not None and holder_gone(current):
+                    # its process on this host is gone: no need to wait out the lease
+                    conn.execute(update(Lease).where(Lease.name == self.name, Lease.holder == current).values(**values))
+                    log.info("%s: took over from %s, which is no longer running", self.name, current)
+                    return True
+                if current is not None:
                     return False  # someone else's live lease
                 conn.execute(insert(Lease).values(name=self.name, **values))
                 return True

@@ -33,6 +33,7 @@ from sqlmodel import select
 from bot.clock import Clock
 from bot.config import Config
 from bot.db import transaction
+from bot.leadership import holder_gone
 from bot.models import OutboxMessage, ReplyPart
 from channels.base import Channel, OutboundMessage, PermanentError, RateLimited
 
@@ -62,23 +63,6 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _process_gone(owner: str) -> bool:
-    """True when `owner` (host:pid:...) names a process of this host that no longer runs."""
-    try:
-        pid = int(owner.split(":")[1])
-    except (IndexError, ValueError):
-        return False
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 class Delivery:
     def __init__(self, engine: Engine, cfg: Config, channels: Mapping[str, Channel], clock: Clock | None = None,
                  rng: random.Random | None = None, worker_id: str | None = None,
@@ -102,7 +86,7 @@ class Delivery:
             owners = session.exec(select(OutboxMessage.lease_owner).distinct().where(
                 OutboxMessage.state == "pending", OutboxMessage.lease_until >= now,
                 OutboxMessage.lease_owner.like(f"{host}:%"))).all()
-            gone = [owner for owner in owners if _process_gone(owner)]
+            gone = [owner for owner in owners if holder_gone(owner)]
             if not gone:
                 return 0
             freed = session.execute(update(OutboxMessage).where(

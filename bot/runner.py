@@ -11,6 +11,7 @@ from typing import Mapping
 from bot import quarantine
 from bot.app import App
 from bot.db import transaction
+from bot.leadership import Leadership
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import func, select
@@ -21,6 +22,7 @@ from bot.pipeline import Outcome, Pipeline
 from channels.base import Channel, ChannelError, RateLimited
 
 log = logging.getLogger(__name__)
+CURSOR_LEASE_SECONDS = 30
 
 
 @dataclass
@@ -59,6 +61,13 @@ class Runner:
         self.channels = dict(channels)
         self.pipeline = Pipeline(app.engine, app.cfg, app.classifier, app.clock)
         self.delivery = Delivery(app.engine, app.cfg, self.channels, app.clock)
+        # One process at a time reads each channel (several `citybot run` may share a database).
+        self.cursor_owners = {name: Leadership(app.engine, f"cursor:{name}", lease_seconds=CURSOR_LEASE_SECONDS)
+                              for name in self.channels}
+
+    def owns_cursor(self, name: str) -> bool:
+        """Take or renew this process's hold on channel `name`'s cursor; False while another process has it."""
+        return self.cursor_owners[name].try_acquire()
 
     # -- ingest --------------------------------------------------------------------
     def ingest(self, name: str, timeout: float = 0, report: PassReport | None = None) -> int:
@@ -130,6 +139,9 @@ class Runner:
         return report
 
     def _drain(self, name: str, report: PassReport, max_wait: float) -> None:
+        if not self.owns_cursor(name):
+            log.warning("%s: another citybot process is reading this channel; skipped", name)
+            return
         deadline = time.monotonic() + max_wait
         while True:
             try:
@@ -163,6 +175,9 @@ class Runner:
                 if time.monotonic() < resume_at[name]:
                     continue
                 conf = self.app.cfg.channels[name]
+                if not self.owns_cursor(name):
+                    resume_at[name] = time.monotonic() + CURSOR_LEASE_SECONDS / 3
+                    continue
                 try:
                     self.ingest(name, conf.poll_timeout, report)
                     # Stay within the platform's request budget (X: 180 requests / 15 min).
@@ -181,6 +196,11 @@ class Runner:
                 stop.wait(min([1.0] + [max(0.0, t - time.monotonic()) for t in resume_at.values()]))
 
     def close(self) -> None:
+        for owner in self.cursor_owners.values():
+            try:
+                owner.release()
+            except Exception:  # noqa: BLE001 - an unreachable database: the lease simply runs out
+                log.debug("releasing %s failed", owner.name, exc_info=True)
         for channel in self.channels.values():
             try:
                 channel.close()

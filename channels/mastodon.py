@@ -261,10 +261,9 @@ def parse_status(
     status_id = _id(need(status, "id", "status.id"), "status.id")
     account = need_object(need(status, "account", "status.account"), "status.account")
     author_id = _id(need(account, "id", "account.id"), "account.id")
-    acct = account.get("acct")
-    if not isinstance(acct, str) or not acct.strip():
-        raise MalformedPayload("account.acct is missing")
-    acct = optional_str(acct, "account.acct", MAX_HANDLE_LENGTH) or ""
+    acct = optional_str(account.get("acct"), "account.acct", MAX_HANDLE_LENGTH)
+    if not acct:
+        raise MalformedPayload("account.acct is missing or has no printable characters")
     content = need_str(need(status, "content", "status.content"), "status.content")
     created_at = _datetime(need(status, "created_at", "status.created_at"))
     visibility = status.get("visibility") or "public"

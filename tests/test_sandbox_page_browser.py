@@ -53,7 +53,9 @@ def test_post_as_a_citizen_and_see_the_acknowledgement(platform, browser_page, c
         report = runner.run_once()
         assert report.tickets == ["JUN-1"] and report.sent == 2  # the acknowledgement and the assignee's DM
         thread = column.locator(".thread")
-        thread.get_by_text("JUN-1", exact=False).wait_for(timeout=10_000)
+        # On Telegram the assignee's DM also names JUN-1; wait for the citizen's acknowledgement.
+        acknowledgement = thread.locator(".text").filter(has_text="JUN-1").filter(has_not_text="para usted")
+        acknowledgement.wait_for(timeout=10_000)
         assert "farola de la calle Real 12" in thread.inner_text()
         page.screenshot(path=str(tmp_path / f"sandbox-{platform}.png"), full_page=True)
         runner.close()

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from bot.db import make_engine, open_database, transaction
-from bot.leadership import Leadership, advisory_key
+from bot.leadership import Leadership, advisory_key, holder_gone
 from bot.models import Lease
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -58,6 +58,37 @@ def test_names_are_independent_locks(engine, clock):
     assert Leadership(engine, "scheduler", "a", 60, clock).try_acquire()
     assert Leadership(engine, "cursor:telegram", "b", 60, clock).try_acquire()
     assert not Leadership(engine, "cursor:telegram", "a", 60, clock).try_acquire()
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (reaped), so no process of this host has it now."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_lease_whose_process_is_gone_is_taken_over_at_once(engine, clock):
+    import socket
+
+    gone = f"{socket.gethostname()[:40]}:{dead_pid()}:deadbeef"
+    assert holder_gone(gone)
+    assert Leadership(engine, "cursor:x", gone, 600, clock).try_acquire()
+    assert Leadership(engine, "cursor:x", "live-holder", 600, clock).try_acquire()  # no wait for 600 s
+    with transaction(engine) as session:
+        assert session.exec(select(Lease.holder).where(Lease.name == "cursor:x")).one() == "live-holder"
+
+
+def test_other_hosts_and_live_processes_are_never_presumed_gone():
+    import os
+    import socket
+
+    assert not holder_gone(f"{socket.gethostname()[:40]}:{os.getpid()}:x")
+    assert not holder_gone(f"{socket.gethostname()[:40]}:1:x")  # init runs (or is not ours to signal)
+    assert not holder_gone(f"another-host:{dead_pid()}:x")
+    assert not holder_gone("a")
 
 
 def test_bad_arguments_are_named(engine, clock):

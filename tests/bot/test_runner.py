@@ -49,6 +49,21 @@ def test_cursor_is_stored_only_after_the_posts_are_committed(app):
         assert len(s.exec(select(Ticket)).all()) == 3
 
 
+def test_a_channel_read_by_another_process_is_skipped_until_its_lease_ends(app):
+    from bot.leadership import Leadership
+
+    other = Leadership(app.engine, "cursor:telegram", "other-process", lease_seconds=30)
+    assert other.try_acquire()
+    channel = CountingChannel([post("farola apagada en la calle Real")])
+    runner = Runner(app, {"telegram": channel})
+    assert runner.run_once().tickets == [] and channel.fetches == 0
+    other.release()
+    assert runner.run_once().tickets == ["JUN-1"] and channel.fetches >= 1
+    # now this runner holds it: the other process is refused
+    assert not Leadership(app.engine, "cursor:telegram", "other-process", lease_seconds=30).try_acquire()
+    runner.close()
+
+
 def test_roles_split_ingest_from_delivery(app):
     app.cfg.channels["telegram"].poll_interval = 30
     app.cfg.channels["telegram"].poll_timeout = 0
