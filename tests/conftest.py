@@ -13,6 +13,8 @@ from bot.app import build_app
 from bot.clock import FrozenClock
 from bot.config import load_config
 
+from tests.pg import DATABASES, pg_url
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -25,15 +27,65 @@ def shared_model_cache(tmp_path_factory):
     os.environ["CITYBOT_MODEL_CACHE"] = os.environ.get("CITYBOT_TEST_MODEL_CACHE") or str(tmp_path_factory.mktemp("models"))
 
 
+@pytest.fixture(scope="session")
+def pg_template():
+    """A migrated PostgreSQL database that each test's database is copied from (None: no server).
+
+    CITYBOT_REQUIRE_POSTGRES=1 (set by CI) turns a missing server into an error, not a skip.
+    """
+    from tests.pg import create_migrated_template, drop_database
+
+    name = create_migrated_template()
+    if name is None and os.environ.get("CITYBOT_REQUIRE_POSTGRES") == "1":
+        pytest.fail("PostgreSQL at 127.0.0.1:5432 is required (CITYBOT_REQUIRE_POSTGRES=1) but unreachable")
+    yield name
+    if name is not None:
+        drop_database(name)
+
+
+@pytest.fixture(params=DATABASES)
+def database(request, pg_template):
+    """The kind of database a test runs on: every test that touches the database runs on both.
+
+    "sqlite" leaves the default (tickets.db beside the config); "postgresql" yields the URL of a
+    fresh copy of the migrated template, dropped after the test.
+    """
+    if request.param == "sqlite":
+        yield None
+        return
+    if pg_template is None:
+        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
+    from tests.pg import copy_database, drop_database
+
+    name = copy_database(pg_template)
+    yield pg_url(name)
+    drop_database(name)
+
+
 @pytest.fixture
-def config_file(tmp_path, monkeypatch) -> Path:
-    """A copy of the shipped config.yaml in an empty folder (so tickets.db lands there)."""
+def config_file(tmp_path, monkeypatch, database) -> Path:
+    """A copy of the shipped config.yaml in an empty folder (so tickets.db lands there).
+
+    On the "postgresql" run CITYBOT_DATABASE_URL points at a fresh PostgreSQL database instead;
+    subprocesses (the CLI, bots) inherit it.
+    """
     monkeypatch.delenv("CITYBOT_DATABASE_URL", raising=False)
     monkeypatch.delenv("CITYBOT_CONFIG", raising=False)
     monkeypatch.delenv("CITYBOT_SANDBOX", raising=False)
+    if database is not None:
+        monkeypatch.setenv("CITYBOT_DATABASE_URL", database)
     target = tmp_path / "config.yaml"
     shutil.copy(REPO / "config.yaml", target)
     return target
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked one_database (about the SQLite file, or not about the database) run on SQLite only."""
+    deselected = [item for item in items if item.get_closest_marker("one_database")
+                  and getattr(item, "callspec", None) and item.callspec.params.get("database") == "postgresql"]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]
 
 
 @pytest.fixture

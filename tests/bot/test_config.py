@@ -6,6 +6,8 @@ import yaml
 from bot.config import ConfigError, channel_token, load_config, parse_config
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.one_database  # config parsing: the database kind does not matter
+
 BASE = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
 
 

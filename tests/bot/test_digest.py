@@ -328,6 +328,7 @@ def pg_url(monkeypatch):
     admin.close()
 
 
+@pytest.mark.one_database  # makes its own PostgreSQL database
 def test_racing_processes_post_once_on_postgresql(cfg, clock, pg_url):
     enable(cfg, "x", "mastodon")
     application = build_app(cfg, clock, with_classifier=False)

@@ -133,6 +133,7 @@ def assert_each_row_sent_once(engine, sent, count):
         assert s.exec(select(func.count()).select_from(ReplyPart)).one() == count
 
 
+@pytest.mark.one_database  # about SQLite itself
 def test_two_deliverers_on_one_sqlite_file_take_disjoint_rows(app, clock):
     seed_rows(app.engine, 60, clock.now())
     sent = deliver_in_threads(app.cfg.resolved_database_url(), app.cfg, clock, ["w1", "w2"], threading.Barrier(2))
@@ -140,6 +141,7 @@ def test_two_deliverers_on_one_sqlite_file_take_disjoint_rows(app, clock):
     assert_each_row_sent_once(app.engine, sent, 60)
 
 
+@pytest.mark.one_database  # about SQLite itself
 def test_sqlite_without_returning_claims_row_by_row(app, clock, monkeypatch):
     seed_rows(app.engine, 3, clock.now())
     monkeypatch.setattr(app.engine.dialect, "update_returning", False)
@@ -213,6 +215,7 @@ def _deliver_in_process(url, config_path, at, worker_ids, barrier, results):
     results.put(sent)
 
 
+@pytest.mark.one_database  # makes its own PostgreSQL database
 def test_four_deliverers_in_two_processes_on_postgresql_send_each_row_once(pg_url, config_file, clock):
     engine = open_database(pg_url)
     seed_rows(engine, 500, clock.now())

@@ -148,7 +148,10 @@ def test_a_non_leader_runs_nothing(bare_app, clock):
     assert scheduler.run_job("escalation") is None and scheduler.run_job("digest_daily") is None
     assert scheduler.catch_up() == []
     assert job.calls == [] and digest.calls == []
-    clock.advance(seconds=61)  # the other process died without renewing: its lease runs out
+    if bare_app.engine.dialect.name == "postgresql":
+        other.release()  # a dead process's connection closes, and its advisory lock with it
+    else:
+        clock.advance(seconds=61)  # the other process died without renewing: its lease runs out
     assert scheduler.run_job("escalation") == ["x"]
     assert len(digest.calls) == 1  # becoming leader caught the missed digest up
 

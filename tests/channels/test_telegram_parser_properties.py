@@ -32,7 +32,9 @@ user = st.fixed_dictionaries(
 chat = st.fixed_dictionaries({"id": ids, "type": st.sampled_from(["private", "group", "supergroup"])})
 text = st.one_of(st.builds(lambda t: f"@{BOT} {t}", some_text), some_text,
                  st.builds(lambda t: f"/status {t}", odd_text), st.just("#JunIncidencias bache"))
-photo = st.fixed_dictionaries({"file_id": st.text(min_size=1, max_size=20), "file_unique_id": st.just("u"),
+# Telegram's file ids are URL-safe base64; any other text is garbage, tested elsewhere.
+file_ids = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max_size=20)
+photo = st.fixed_dictionaries({"file_id": file_ids, "file_unique_id": st.just("u"),
                                "width": st.integers(1, 2000), "height": st.integers(1, 2000)})
 message = st.fixed_dictionaries(
     {"message_id": st.integers(1, 10**9), "date": st.integers(0, 2**31), "chat": chat, "from": user},
