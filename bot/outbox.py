@@ -57,6 +57,8 @@ class Claimed:
 
     row: OutboxMessage
     parts: tuple[str, ...] = ()
+    # An earlier deliverer held the row and never recorded an outcome (it died mid-send).
+    maybe_sent: bool = False
 
 
 def default_worker_id() -> str:
@@ -91,7 +93,7 @@ class Delivery:
                 return 0
             freed = session.execute(update(OutboxMessage).where(
                 OutboxMessage.state == "pending", OutboxMessage.lease_owner.in_(gone)).values(
-                lease_owner=None, lease_until=None)).rowcount
+                lease_until=None)).rowcount  # the owner stays: the next claim knows the send may have happened
         log.warning("outbox: freed %d row(s) leased by stopped deliverer(s) %s; their outcome is unknown, so they are retried",
                     freed, ", ".join(gone))
         return freed
@@ -135,7 +137,7 @@ class Delivery:
         due = (OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now,
                OutboxMessage.channel.in_(list(self.channels)),
                or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now))
-        candidates = select(OutboxMessage.id).where(*due).order_by(OutboxMessage.id).limit(limit)
+        candidates = select(OutboxMessage.id, OutboxMessage.lease_owner).where(*due).order_by(OutboxMessage.id).limit(limit)
         if exclude:
             candidates = candidates.where(OutboxMessage.id.not_in(list(exclude)))
         lease = {"lease_owner": self.worker_id, "lease_until": now + timedelta(seconds=self.lease_seconds)}
@@ -143,12 +145,16 @@ class Delivery:
             if self.engine.dialect.name == "postgresql":
                 # Rows another deliverer is claiming right now are skipped, not waited for.
                 candidates = candidates.with_for_update(skip_locked=True)
+            # A due row that still names an owner was left mid-send: every recorded outcome clears it.
+            previous_owner = dict(session.execute(candidates).all())
+            if not previous_owner:
+                return []
             if self.engine.dialect.update_returning:
                 ids = session.execute(
-                    update(OutboxMessage).where(OutboxMessage.id.in_(candidates), *due).values(**lease)
+                    update(OutboxMessage).where(OutboxMessage.id.in_(list(previous_owner)), *due).values(**lease)
                     .returning(OutboxMessage.id).execution_options(synchronize_session=False)).scalars().all()
             else:  # SQLite before 3.35: one conditional UPDATE per row, kept only if it changed the row
-                ids = [row_id for row_id in session.exec(candidates).all() if session.execute(
+                ids = [row_id for row_id in previous_owner if session.execute(
                     update(OutboxMessage).where(OutboxMessage.id == row_id, *due).values(**lease)
                     .execution_options(synchronize_session=False)).rowcount == 1]
             if not ids:
@@ -157,7 +163,8 @@ class Delivery:
             parts: dict[int, list[str]] = {}
             for part in session.exec(select(ReplyPart).where(ReplyPart.outbox_id.in_(ids)).order_by(ReplyPart.id)).all():
                 parts.setdefault(part.outbox_id, []).append(part.external_id)
-        return [Claimed(row, tuple(parts.get(row.id, ()))) for row in rows]
+        return [Claimed(row, tuple(parts.get(row.id, ())), maybe_sent=previous_owner.get(row.id) is not None)
+                for row in rows]
 
     # -- sending and recording -------------------------------------------------------
     def outbound(self, item: Claimed) -> OutboundMessage:
@@ -169,6 +176,7 @@ class Delivery:
             in_reply_to=item.parts[-1] if item.parts else row.in_reply_to, media_paths=tuple(row.media),
             idempotency_key=f"citybot-outbox-{row.id}", public=row.audience == "public",
             buttons=tuple((label, data) for label, data in row.buttons), skip_parts=len(item.parts),
+            maybe_sent=item.maybe_sent,
         )
 
     def _deliver(self, item: Claimed, stats: DeliveryStats) -> None:

@@ -77,6 +77,9 @@ class OutboundMessage:
     # Parts of a split reply an earlier attempt already posted: the adapter sends only the rest,
     # threaded under `in_reply_to` (then the last part posted). Photos count as parts where they are posts.
     skip_parts: int = 0
+    # An earlier attempt may have been accepted by the platform without the bot recording it (the
+    # process died mid-send). Adapters whose API can read the bot's own posts look before posting.
+    maybe_sent: bool = False
 
 
 @dataclass(frozen=True)

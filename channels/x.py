@@ -854,15 +854,48 @@ class XChannel:
             raise PermanentError(f"x: bad in_reply_to {reply_to!r}")
         delivered: list[str] = []
         try:
+            posted = self._bot_replies(reply_to) if message.maybe_sent and reply_to else {}
             for part in split_thread(message.text)[message.skip_parts:]:  # skip: posted before
-                answer = self._call(self._writer.create_tweet, text=part,
-                                    in_reply_to_tweet_id=reply_to, user_auth=True)
-                reply_to = _answer_id(answer, "id")
+                earlier = next((tid for tid, text in posted.get(reply_to, ()) if text == part.strip()), None)
+                if earlier is not None:
+                    log.info("x: a reply to %s was already posted as %s before a restart; not posting it again",
+                             reply_to, earlier)
+                    reply_to = earlier
+                else:
+                    answer = self._call(self._writer.create_tweet, text=part,
+                                        in_reply_to_tweet_id=reply_to, user_auth=True)
+                    reply_to = _answer_id(answer, "id")
                 delivered.append(reply_to)
         except ChannelError as exc:
             exc.delivered = tuple(delivered)  # type: ignore[attr-defined]
             raise
         return SendResult(external_id=delivered[0], extra_ids=tuple(delivered[1:]))
+
+    def _bot_replies(self, since_id: str, max_pages: int = 10) -> dict[str, list[tuple[str, str]]]:
+        """The bot's tweets newer than `since_id`, as {replied-to id: [(id, text), ...]}.
+
+        One request per 100 tweets (users/:id/tweets allows 900 per 15 minutes); it runs only
+        for a reply whose earlier attempt may have been accepted unrecorded.
+        """
+        replies: dict[str, list[tuple[str, str]]] = {}
+        token = None
+        for _ in range(max_pages):
+            answer = self._call(self._writer.get_users_tweets, self._me(), since_id=since_id, max_results=100,
+                                tweet_fields=["referenced_tweets", "note_tweet"], pagination_token=token,
+                                user_auth=True)
+            for tweet in answer.get("data") or []:
+                if not isinstance(tweet, dict):
+                    continue
+                note = tweet.get("note_tweet")
+                text = note.get("text") if isinstance(note, dict) else tweet.get("text")
+                for ref in tweet.get("referenced_tweets") or []:
+                    if isinstance(ref, dict) and ref.get("type") == "replied_to" and isinstance(text, str):
+                        replies.setdefault(str(ref.get("id")), []).append(
+                            (str(tweet.get("id")), html.unescape(text).strip()))
+            token = (answer.get("meta") or {}).get("next_token")
+            if not token:
+                break
+        return replies
 
     def _send_dm(self, message: OutboundMessage) -> SendResult:
         recipient = message.recipient_id

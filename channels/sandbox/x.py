@@ -4,6 +4,8 @@ API (`/2/...`, JSON answers in X's shapes, X-style error bodies):
 - `GET  /2/users/me`, `GET /2/users/by/username/{name}`;
 - `GET  /2/users/{id}/mentions`: since_id (exclusive), until_id, pagination_token,
   max_results 5..100 (default 10), newest first, the newest 800 mentions only;
+- `GET  /2/users/{id}/tweets`: the user's own tweets (the bot's replies included), same
+  paging as mentions;
 - `GET  /2/tweets/search/recent`: query (see `parse_query`), since_id (400 when
   older than the 7-day window, as on X), until_id, next_token, max_results 10..100
   (default 10);
@@ -73,7 +75,7 @@ PLACE = {"id": "a1b2c3d4e5f60718", "full_name": "Villajún, España", "name": "V
 
 # Rate limits per 15 minutes, by endpoint (X's published numbers).
 LIMITS = {"me": 75, "user": 300, "mentions": 450, "search": 450, "tweet": 200,
-          "dm_events": 300, "dm_post": 200}
+          "dm_events": 300, "dm_post": 200, "user_tweets": 900}
 
 
 def user_id_for(username: str) -> str:
@@ -445,6 +447,7 @@ class XFake(ContractAdmin):
             ("GET", re.compile(r"/2/users/by/username/(\w{1,15})"), "user", False,
              self._get_user_by_name),
             ("GET", re.compile(r"/2/users/(\d+)/mentions"), "mentions", False, self._mentions),
+            ("GET", re.compile(r"/2/users/(\d+)/tweets"), "user_tweets", False, self._user_tweets),
             ("GET", re.compile(r"/2/tweets/search/recent"), "search", False, self._search),
             ("POST", re.compile(r"/2/tweets"), "tweet", True, self._create_tweet),
             ("GET", re.compile(r"/2/dm_events"), "dm_events", True, self._dm_events),
@@ -583,16 +586,24 @@ class XFake(ContractAdmin):
     # -- timelines --
 
     def _mentions(self, request: Request, user_id: str) -> tuple[int, dict[str, Any]]:
+        return self._timeline(request, user_id, "m", lambda item, user: self._mentions_user(item, user["username"]))
+
+    def _user_tweets(self, request: Request, user_id: str) -> tuple[int, dict[str, Any]]:
+        return self._timeline(request, user_id, "u",
+                              lambda item, user: item.where == "auto" and item.obj.get("author_id") == user["id"])
+
+    def _timeline(self, request: Request, user_id: str, prefix: str,
+                  belongs: Callable[[Item, dict[str, Any]], bool]) -> tuple[int, dict[str, Any]]:
+        """A user's timeline (mentions of them, or their own tweets), newest first, the newest 800."""
         params = request.params()
         size = _int_param(params, "max_results", 5, 100, 10)
-        below = _untoken("m", params, "pagination_token")
+        below = _untoken(prefix, params, "pagination_token")
         with self._lock:
             if user_id not in self._users:
                 raise ApiError(404, "Not Found Error", f"Could not find user with id: [{user_id}].")
-            username = self._users[user_id]["username"]
-            items = [i for i in self._newest_first(self._tweets)
-                     if self._mentions_user(i, username)][:MENTIONS_CAP]
-            return 200, self._page(items, params, size, below, "m", "pagination_token",
+            user = self._users[user_id]
+            items = [i for i in self._newest_first(self._tweets) if belongs(i, user)][:MENTIONS_CAP]
+            return 200, self._page(items, params, size, below, prefix, "pagination_token",
                                    _base(request))
 
     def _search(self, request: Request) -> tuple[int, dict[str, Any]]:

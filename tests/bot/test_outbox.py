@@ -163,11 +163,22 @@ def test_a_crashed_deliverers_lease_expires_and_the_row_is_claimed_again(app, cl
     assert survivor.next_due() == row(app).lease_until
     clock.advance(seconds=crashed.lease_seconds + 1)
     assert survivor.deliver_due().sent == 1 and len(channel.sent) == 1
+    assert channel.sent[0].maybe_sent  # the crashed attempt may have reached the platform
     assert (row(app).state, row(app).lease_owner) == ("sent", None)
     # The crashed deliverer waking up late cannot overwrite what the survivor recorded.
     late = DeliveryStats()
     crashed._deliver(held, late)
     assert (late.sent, late.lost) == (0, 1) and row(app).external_id == "100:bot1"
+
+
+def test_a_first_attempt_and_a_recorded_failure_are_not_flagged_as_maybe_sent(app, clock):
+    seed_rows(app.engine, 1, clock.now())
+    channel = RecordingChannel(failures=[TransientError("503")])
+    delivery = Delivery(app.engine, app.cfg, {"telegram": channel}, clock, random.Random(1))
+    assert delivery.deliver_due().retried == 1
+    clock.advance(seconds=app.cfg.delivery.backoff_max_seconds)
+    assert delivery.deliver_due().sent == 1
+    assert [m.maybe_sent for m in channel.sent] == [False]  # the retry after a recorded 503
 
 
 def test_a_partial_send_is_recorded_at_once_and_the_retry_posts_only_the_rest(app, clock):
@@ -305,6 +316,7 @@ def test_leases_of_a_killed_process_on_this_host_are_freed_at_once(app, clock):
     channel = RecordingChannel()
     restarted = Delivery(app.engine, app.cfg, {"telegram": channel}, clock, random.Random(1))
     assert restarted.deliver_due().sent == 1 and len(channel.sent) == 1
+    assert channel.sent[0].maybe_sent
     assert row(app).state == "sent"
 
 

@@ -252,6 +252,34 @@ def test_long_text_becomes_a_numbered_thread(channel, client):
     assert all(r["to_user"] == "ana" for r in records)
 
 
+def test_a_reply_that_may_have_been_posted_is_looked_up_not_posted_again(channel, client):
+    post(client, user="ana", text="bache")
+    message = only(channel)
+    first = channel.send(reply(message, "Gracias, Ana. Ticket JUN-1 & co."))
+    # The process died before recording `first`; the retry is flagged and finds it on the timeline.
+    again = channel.send(reply(message, "Gracias, Ana. Ticket JUN-1 & co.", maybe_sent=True))
+    assert again.external_id == first.external_id and len(sent(client)) == 1
+
+
+def test_a_flagged_reply_that_never_went_out_is_posted(channel, client):
+    root = post(client, user="ana", text="bache")
+    message = only(channel)
+    channel.send(reply(message, "Otra respuesta anterior"))
+    result = channel.send(reply(message, "Gracias, Ana. Ticket JUN-1.", maybe_sent=True))
+    records = sent(client)
+    assert len(records) == 2 and result.external_id == records[1]["id"] and records[1]["in_reply_to"] == root
+
+
+def test_a_flagged_thread_posts_only_the_parts_that_are_missing(channel, client):
+    post(client, user="ana", text="bache")
+    message = only(channel)
+    text = " ".join(f"Paso {n}: revisamos la farola y el bordillo." for n in range(20))
+    whole = channel.send(reply(message, text))
+    parts = [whole.external_id, *whole.extra_ids]
+    again = channel.send(reply(message, text, maybe_sent=True))
+    assert [again.external_id, *again.extra_ids] == parts and len(sent(client)) == len(parts)
+
+
 def test_send_dm(channel, client):
     ident = post(client, user="luc", text="salut", kind="dm")
     citizen = only(channel)
