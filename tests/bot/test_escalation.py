@@ -3,6 +3,7 @@
 import threading
 from datetime import timedelta
 
+import pytest
 from sqlmodel import select
 
 from bot.app import build_app
@@ -78,6 +79,7 @@ def test_resolved_tickets_are_not_escalated_and_reopening_rearms(app, clock):
     assert len(escalations(app)[1]) == 2
 
 
+@pytest.mark.one_database  # makes its own PostgreSQL database
 def test_racing_processes_escalate_once_on_postgresql(cfg, clock, pg_url):  # noqa: F811
     first = build_app(cfg, clock, with_classifier=False)
     engines = [first.engine, build_app(cfg, clock, with_classifier=False).engine]
