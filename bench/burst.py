@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import (  # noqa: E402
-    PHRASES, acknowledged, bench_config, bot_env, drop_pg_database, fresh_pg_database,
+    PHRASES, AnswerCounter, acknowledged, bench_config, bot_env, drop_pg_database, fresh_pg_database,
     post_burst, start_bot, stop, wait_until, warm_model,
 )
 
@@ -45,9 +45,9 @@ def end_to_end(sandbox_url: str, workdir: Path, posts: int, workers: int, databa
     try:
         if not wait_ready(log, workers):
             raise SystemExit(f"the bot did not start; see {log}")
+        answered_so_far = AnswerCounter(sandbox_url, burst)
         started = time.perf_counter()
-        done = wait_until(lambda: sum(v["answered"] for v in acknowledged(sandbox_url, burst).values()) >= posts,
-                          timeout=3600, every=0.25)
+        done = wait_until(lambda: answered_so_far() >= posts, timeout=3600, every=0.25)
         elapsed = time.perf_counter() - started
     finally:
         for bot in bots:

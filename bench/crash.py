@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import (  # noqa: E402
-    PLATFORMS, acknowledged, bench_config, bot_env, drop_pg_database, fresh_pg_database,
+    PLATFORMS, AnswerCounter, acknowledged, bench_config, bot_env, drop_pg_database, fresh_pg_database,
     kill_hard, post_burst, start_bot, stop, wait_until,
 )
 
@@ -38,10 +38,6 @@ class CrashReport:
     unanswered: int = 0
     acks: dict = field(default_factory=dict)
     seconds: float = 0.0
-
-
-def answered(sandbox_url: str, burst) -> int:
-    return sum(v["answered"] for v in acknowledged(sandbox_url, burst).values())
 
 
 def database_counts(url: str) -> tuple[int, int, int]:
@@ -68,19 +64,20 @@ def run_crash(sandbox_url: str, workdir: Path, posts: int, kills: int, database_
     burst = post_burst(sandbox_url, posts, seed)
     env = bot_env(model_cache)
     report = CrashReport(posts=posts, kills=kills)
+    answered = AnswerCounter(sandbox_url, burst)
     started = time.monotonic()
     for round_number in range(kills):
-        before = answered(sandbox_url, burst)
+        before = answered()
         bot = start_bot(config, sandbox_url, env, workdir / "bot.log")
         target = before + rng.randint(1, max(1, posts // (2 * kills)))
         # kill after some progress, or after a while if the bot is slow to start
-        wait_until(lambda: answered(sandbox_url, burst) >= target or bot.poll() is not None, timeout=120, every=0.05)
+        wait_until(lambda: answered() >= target or bot.poll() is not None, timeout=120, every=0.05)
         time.sleep(rng.uniform(0, 0.5))
         kill_hard(bot)
-        print(f"kill {round_number + 1}: {answered(sandbox_url, burst)}/{posts} answered", file=sys.stderr)
+        print(f"kill {round_number + 1}: {answered()}/{posts} answered", file=sys.stderr)
     bot = start_bot(config, sandbox_url, env, workdir / "bot.log")
     try:
-        wait_until(lambda: answered(sandbox_url, burst) >= posts, timeout=settle_timeout, every=0.5)
+        wait_until(lambda: answered() >= posts, timeout=settle_timeout, every=0.5)
         time.sleep(2)  # let a repeated reply, if any, show up before counting
     finally:
         stop(bot)

@@ -132,6 +132,38 @@ def stop(process: subprocess.Popen, timeout: float = 20) -> None:
         kill_hard(process)
 
 
+class AnswerCounter:
+    """Counts the burst's posts answered so far, reading only what the sandbox sent since the last call.
+
+    Polling the whole `sent` list every quarter second costs the sandbox O(n) per poll, which at
+    10,000 posts slows the bot being measured; `?after=N` keeps each poll to the new records.
+    """
+
+    def __init__(self, sandbox_url: str, burst: Burst) -> None:
+        self.sandbox_url = sandbox_url
+        self.wanted = {platform: {post_id for p, post_id in burst.posts if p == platform} for platform in PLATFORMS}
+        self.seen = dict.fromkeys(PLATFORMS, 0)
+        self.answered: set[tuple[str, str]] = set()
+
+    def __call__(self) -> int:
+        for platform in PLATFORMS:
+            answer = requests.get(f"{self.sandbox_url}/_sandbox/{platform}/sent",
+                                  params={"after": self.seen[platform]}, timeout=60)
+            answer.raise_for_status()
+            items = answer.json()
+            self.seen[platform] += len(items)
+            for item in items:
+                target = _reply_target(platform, item)
+                if target in self.wanted[platform]:
+                    self.answered.add((platform, target))
+        return len(self.answered)
+
+
+def _reply_target(platform: str, item: dict) -> str:
+    target = str(item.get("in_reply_to") or "")
+    return target.split(":")[-1] if platform == "telegram" else target
+
+
 def acknowledged(sandbox_url: str, burst: Burst) -> dict[str, dict[str, int]]:
     """Per platform: how many posts got at least one answer, and how many got more than one (duplicates)."""
     result = {}
@@ -141,7 +173,7 @@ def acknowledged(sandbox_url: str, burst: Burst) -> dict[str, dict[str, int]]:
             continue
         replies: dict[str, int] = {}
         for item in sent(sandbox_url, platform):
-            target = str(item.get("in_reply_to") or "").split(":")[-1] if platform == "telegram" else str(item.get("in_reply_to") or "")
+            target = _reply_target(platform, item)
             if target in wanted:
                 replies[target] = replies.get(target, 0) + 1
         result[platform] = {

@@ -162,6 +162,13 @@ def dispatch(platform: str, routes: dict[tuple[str, str], Callable[[Request], An
         return Response.error(exc.status, str(exc))
 
 
+def _skip(request: Request) -> int:
+    value = request.params().get("after", "0")
+    if not value.isdigit():
+        raise AdminError(400, f"after must be a whole number, got {value!r}")
+    return int(value)
+
+
 class ContractAdmin:
     """The admin API every fake serves alike: the contract's routes over its `_inbound`/`_sent` records.
 
@@ -177,7 +184,7 @@ class ContractAdmin:
         routes = {
             ("POST", "inbound"): self._admin_inbound,
             ("GET", "inbound"): lambda r: self.inbound(),
-            ("GET", "sent"): lambda r: self.sent(),
+            ("GET", "sent"): lambda r: self.sent(_skip(r)),
             ("POST", "faults"): self._admin_faults,
             ("GET", "faults"): lambda r: self._fault.as_json() if getattr(self, "_fault", None) else {"count": 0, "injected": 0},
             ("POST", "reset"): lambda r: self.reset() or {"ok": True},
@@ -194,7 +201,7 @@ class ContractAdmin:
         with self._records_lock:
             return [dict(r) for r in self._inbound]
 
-    def sent(self) -> list[dict[str, Any]]:
-        """Everything the bot posted, oldest first."""
+    def sent(self, skip: int = 0) -> list[dict[str, Any]]:
+        """Everything the bot posted, oldest first; `?after=N` leaves out the first N (for polling)."""
         with self._records_lock:
-            return [dict(r) for r in self._sent]
+            return [dict(r) for r in self._sent[skip:]]

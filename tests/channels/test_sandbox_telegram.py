@@ -490,3 +490,13 @@ def test_bad_button_presses_are_named(client, body, status, needle):
     response = press(client, **body)
     assert response.status_code == status and needle in response.json()["error"]
     assert client.get("/_sandbox/telegram/callbacks").json() == []
+
+
+def test_sent_after_n_leaves_out_the_first_n_records(client):
+    post(client, user="luc", text="salut", kind="dm")
+    for text in ("uno", "dos", "tres"):
+        result(client, "sendMessage", chat_id=user_id_for("luc"), text=text)
+    assert [r["text"] for r in client.get("/_sandbox/telegram/sent", params={"after": 1}).json()] == ["dos", "tres"]
+    assert client.get("/_sandbox/telegram/sent", params={"after": 9}).json() == []
+    refused = client.get("/_sandbox/telegram/sent", params={"after": "-1"})
+    assert refused.status_code == 400 and "after" in refused.json()["error"]
