@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import List, Optional
 
@@ -112,22 +111,14 @@ def eval_command(data: str = typer.Option(..., "--data", help="JSONL/CSV with te
 
 def classify_command() -> None:
     """Read posts on stdin (JSON lines with `text`, or plain text); write one JSON result per line."""
+    from classifiers.batch import BadLine, classify_lines
     from classifiers.loader import build_classifier
 
     cli = _cli()
     classifier = build_classifier(cli.config())
-    for number, line in enumerate(sys.stdin, start=1):
-        line = line.rstrip("\n")
-        if not line.strip():
-            continue
-        text, lang = line, None
-        if line.lstrip().startswith("{"):
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                cli.fail(f"line {number}: not valid JSON: {exc}")
-            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-                cli.fail(f"line {number}: a JSON line needs a string 'text'")
-            text, lang = obj["text"], obj.get("lang")
-        sys.stdout.write(json.dumps(classifier.classify(text, lang_hint=lang).to_json(), ensure_ascii=False) + "\n")
-        sys.stdout.flush()
+    try:
+        for results in classify_lines(classifier, sys.stdin):  # as many lines as have arrived, at most 256
+            sys.stdout.write("".join(f"{line}\n" for line in results))
+            sys.stdout.flush()
+    except BadLine as exc:
+        cli.fail(str(exc))

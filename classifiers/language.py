@@ -7,6 +7,7 @@ the platform's hint, then the city's default language, decide.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Sequence
 
 from lingua import IsoCode639_1, LanguageDetectorBuilder
 
@@ -33,15 +34,43 @@ def _detector(candidates: tuple[str, ...]):
 
 def detect_language(text: str, candidates: list[str], hint: str | None = None, default: str = "en") -> str:
     """The most likely of `candidates` for `text`; when unsure, `hint` (if a candidate), then `default`."""
-    hint = (hint or "").split("-")[0].lower() or None
-    fallback = hint if hint in candidates else default
-    if len(candidates) < 2 or not text.strip():
-        return candidates[0] if len(candidates) == 1 else fallback
-    tokens = set(words(text))
-    marked = [lang for lang in candidates if tokens & MARKERS.get(lang, set())]
-    if len(tokens) <= SHORT_POST_WORDS and len(marked) == 1:
-        return marked[0]  # n-grams say little about one or two words; a marker word says more
-    values = _detector(tuple(sorted(candidates))).compute_language_confidence_values(text[:MAX_CHARS])
+    return detect_languages([text], candidates, [hint], default)[0]
+
+
+def detect_languages(texts: Sequence[str], candidates: list[str], hints: Sequence[str | None],
+                     default: str = "en") -> list[str]:
+    """`detect_language` of each text with its hint; lingua sees the whole batch in one call."""
+    answers: list[str | None] = []
+    pending: list[tuple[int, str | None, str, list[str]]] = []  # (index, hint, fallback, marked)
+    for number, (text, hint) in enumerate(zip(texts, hints)):
+        hint = (hint or "").split("-")[0].lower() or None
+        fallback = hint if hint in candidates else default
+        if len(candidates) < 2 or not text.strip():
+            answers.append(candidates[0] if len(candidates) == 1 else fallback)
+            continue
+        tokens = set(words(text))
+        marked = [lang for lang in candidates if tokens & MARKERS.get(lang, set())]
+        if len(tokens) <= SHORT_POST_WORDS and len(marked) == 1:
+            answers.append(marked[0])  # n-grams say little about one or two words; a marker word says more
+            continue
+        answers.append(None)
+        pending.append((number, hint, fallback, marked))
+    if pending:
+        detector = _detector(tuple(sorted(candidates)))
+        excerpts = [texts[number][:MAX_CHARS] for number, *_ in pending]
+        # The parallel call's values differ from one-by-one calls in the last bits, but so do two
+        # one-by-one calls on the same text (lingua sums in hash-map order); the thresholds below
+        # are far coarser, and 50,000 posts got the same languages both ways (bench/classify_speed.py).
+        if len(excerpts) == 1:
+            all_values = [detector.compute_language_confidence_values(excerpts[0])]
+        else:
+            all_values = detector.compute_language_confidence_values_in_parallel(excerpts)
+        for (number, hint, fallback, marked), values in zip(pending, all_values):
+            answers[number] = _decide(values, candidates, hint, fallback, marked)
+    return answers  # type: ignore[return-value]  # every None was filled in
+
+
+def _decide(values, candidates: list[str], hint: str | None, fallback: str, marked: list[str]) -> str:
     if not values:
         return fallback
     best = values[0]

@@ -53,6 +53,7 @@ class Gazetteer:
 
         self._fold = fold
         self.nlp = spacy.blank("xx")
+        self.nlp.tokenizer.max_cache_size = 100_000  # 10,000 by default: fewer than the words of a city's posts
         self.matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         self.names: dict[str, str] = {}
         for number, street in enumerate(streets):
@@ -65,7 +66,10 @@ class Gazetteer:
             self.matcher.add(key, [self.nlp.make_doc(v) for v in variants])
 
     def find(self, text: str) -> Location | None:
-        folded = self._fold(text)
+        return self.find_folded(self._fold(text))
+
+    def find_folded(self, folded: str) -> Location | None:
+        """`find` for a text already passed through `classifiers.text.fold`."""
         doc = self.nlp.make_doc(folded)
         matches = sorted(self.matcher(doc), key=lambda m: (m[1], -(m[2] - m[1])))
         if not matches:

@@ -21,11 +21,21 @@ _PATTERNS = {
     reason: re.compile("|".join(rf"(?<![a-z0-9ñ]){re.escape(fold(p))}(?![a-z0-9ñ])" for p in phrases))
     for reason, phrases in DANGERS.items()
 }
+# A post can match only if one of these occurs in it: every folded phrase that does not contain
+# another. Most posts name no danger, and seven regex scans per post cost 0.07 ms; this, 0.005.
+_ANY = sorted({f for f in (fold(p) for ps in DANGERS.values() for p in ps)
+               if not any(o != f and o in f for o in (fold(p) for ps in DANGERS.values() for p in ps))})
 
 
 def assess_priority(text: str) -> tuple[str, str | None]:
     """("urgent", reason) when a danger is named ("high" for a bare "danger"), else ("normal", None)."""
-    folded = fold(text)
+    return assess_priority_folded(fold(text))
+
+
+def assess_priority_folded(folded: str) -> tuple[str, str | None]:
+    """`assess_priority` of a text already passed through `fold`."""
+    if not any(phrase in folded for phrase in _ANY):
+        return "normal", None
     for reason, pattern in _PATTERNS.items():
         match = pattern.search(folded)
         if match:

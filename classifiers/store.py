@@ -119,3 +119,12 @@ class ReloadingClassifier:
             self._refresh()
             current = self._current
         return current.classify(text, lang_hint)
+
+    def classify_many(self, texts: list[str], lang_hints: list[str | None] | None = None) -> list[Classification]:
+        """One model for the whole batch; `classify` of each post, the same results."""
+        with self._lock:
+            self._refresh()
+            current = self._current
+        if hasattr(current, "classify_many"):
+            return current.classify_many(texts, lang_hints)
+        return [current.classify(text, hint) for text, hint in zip(texts, lang_hints or [None] * len(texts))]

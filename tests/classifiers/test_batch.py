@@ -1,0 +1,114 @@
+"""The batch path (`classify_many`, `citybot classify` in batches) gives exactly what one post at a time gives."""
+
+import json
+
+import pytest
+
+from classifiers.batch import BadLine, classify_lines, waiting_batches
+from classifiers.loader import build_classifier
+
+LONG = " ".join(["la farola de la calle Real está apagada y huele a gas"] * 360)[:20000]
+POSTS = [
+    ("la farola de mi portal lleva una semana sin encenderse", None),
+    ("hay un socavón en mitad de la calzada en la avda de andalucía", "es"),
+    ("farola fundida en C/ REAL nº 7", "es-ES"),
+    ("Huele a gas en la plaza de España, es urgente", None),
+    ("Un árbol caído corta la carretera de la ermita", "fr"),
+    ("Streetlight out in front of 1423 Elm St for a week now", "en"),
+    ("Someone spray painted tags all over the bus shelter", "EN"),
+    ("pothole at 5th Ave and Main St, dangerous for bikes", "en-US"),
+    ("Il y a des rats qui courent dans la cour de l'immeuble, il faut dératiser", None),
+    ("lampadaire cassé rue Victor Hugo svp", "fr"),
+    ("Musique à fond tous les soirs jusqu'à 3h du matin au bar d'en face", "de"),
+    ("¡Muchas gracias por todo!", None),
+    ("Thanks so much, great job 👏", "en"),
+    ("merci", None),
+    ("merci", "es"),
+    ("ok", None),
+    ("ok", "fr"),
+    ("gracias", ""),
+    ("", None),
+    ("", "en"),
+    ("   \t  ", None),
+    (None, None),
+    ("👍👍🔥", None),
+    ("🚧🕳️🚗", "es"),
+    ("https://example.org/report?id=12&x=%20y", None),
+    ("mira esto https://t.co/AbC123 la farola otra vez", None),
+    (LONG, None),
+    ("a" * 5000, None),
+    ("يوجد حفرة كبيرة في الشارع أمام المدرسة", None),
+    ("На улице Ленина не горит фонарь уже неделю", "ru"),
+    ("路灯坏了", None),
+    ("\x00\x07\x1b[31mfarola\x08 rota\x7f", None),
+    ("farola\u200b rota\u202e en la calle mayor", None),
+    ("line one\nline two\r\nbache en la calle Nueva 12", None),
+    ("12345", None),
+    ("<3 :) ;-)", None),
+    ("{not json} basura en la calle Ancha", None),
+    ("c/ real 7 c/ mayor 9 avda. de andalucia", None),
+    ("The zorblat machine on the corner is making that wheezing sound again", None),
+    ("cable suelto en el parque, niños en peligro", "es"),
+    ("la farola de mi portal lleva una semana sin encenderse", None),  # a repeat in the same batch
+]
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    import shutil
+
+    from bot.config import load_config
+    from tests.conftest import REPO
+    folder = tmp_path_factory.mktemp("cfg")
+    shutil.copy(REPO / "config.yaml", folder / "config.yaml")
+    return build_classifier(load_config(folder / "config.yaml"))
+
+
+@pytest.mark.parametrize("batch_size", [256, 4])
+def test_classify_many_equals_one_at_a_time(classifier, batch_size):
+    texts = [text for text, _ in POSTS]
+    hints = [hint for _, hint in POSTS]
+    one_by_one = [classifier.classify(text, hint) for text, hint in POSTS]
+    assert classifier._current.classify_many(texts, hints, batch_size=batch_size) == one_by_one
+    assert classifier.classify_many(texts, hints) == one_by_one
+
+
+def test_classify_many_without_hints_and_empty(classifier):
+    texts = [text for text, _ in POSTS[:10]]
+    assert classifier.classify_many(texts) == [classifier.classify(text) for text in texts]
+    assert classifier.classify_many([]) == []
+
+
+def test_lines_in_batches_then_the_bad_line_is_named(classifier):
+    lines = ['{"text": "farola apagada en la calle Real", "lang": "es"}\n', "\n", "merci beaucoup !\n",
+             '{"text": "pothole on Main St"}\n', '{"text": 3}\n', "never read\n"]
+    out = []
+    with pytest.raises(BadLine, match="line 5: a JSON line needs a string 'text'"):
+        for batch in classify_lines(classifier, iter(lines), size=2):
+            out += batch
+    expected = [classifier.classify("farola apagada en la calle Real", "es"), classifier.classify("merci beaucoup !"),
+                classifier.classify("pothole on Main St")]
+    assert [json.loads(line) for line in out] == [r.to_json() for r in expected]
+
+
+@pytest.mark.parametrize("line, message", [
+    ("{oops\n", "line 1: not valid JSON"),
+    ('{"txt": "a"}\n', "line 1: a JSON line needs a string 'text'"),
+    ('{"text": "x", "lang": 5}\n', "line 1: 'lang' must be a string"),
+])
+def test_bad_lines(classifier, line, message):
+    with pytest.raises(BadLine, match=message):
+        list(classify_lines(classifier, [line]))
+
+
+def test_waiting_batches_take_what_has_arrived_up_to_the_size():
+    batches = list(waiting_batches((str(n) for n in range(1000)), size=64))
+    assert [x for b in batches for x in b] == [str(n) for n in range(1000)]
+    assert all(1 <= len(b) <= 64 for b in batches)
+
+    def broken():
+        yield "a"
+        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+    with pytest.raises(UnicodeDecodeError):
+        list(waiting_batches(broken()))
