@@ -1,6 +1,6 @@
 """Speed of `citybot classify` against a bare spaCy tokenizer on the same posts, in the same run.
 
-    .venv/bin/python bench/classify_speed.py [--posts 50000] [--profile N] [--check N] [--also CHECKOUT]
+    .venv/bin/python bench/classify_speed.py [--posts 50000] [--profile N] [--stages N] [--check N] [--also CHECKOUT]
 
 The posts are built from the project's own corpus (classifiers/corpus/*.jsonl): one pass over
 it, then each further post is a corpus post with a few words of another post of its language
@@ -17,6 +17,7 @@ Printed: both times, docs/s, the ratio (issue 4's target: at most 2.0), the peak
 `classify` process over the whole run, and the RSS of a process that has only loaded the
 classifier and classified a few posts (target: under 200 MB).
 --profile N: cProfile of the in-process batch path on N posts, summed by component.
+--stages N: each part of the batch path timed alone on N posts (no profiler overhead).
 --check N: the CLI's output for the first N posts equals one-at-a-time `classify()`.
 --also CHECKOUT: time the `citybot classify` of another checkout too (say a git worktree of an
 older commit, with the same corpus files), on the same posts, for a before/after in one run.
@@ -129,26 +130,33 @@ def run_classify(config: Path, stdin: Path, stdout: Path, env: dict[str, str], r
     return elapsed, usage.ru_maxrss / 1024
 
 
-def component(filename: str, function: str) -> str:
-    """The part of the classify path a profiled function belongs to."""
-    path = filename.replace("\\", "/")
-    if "/lingua/" in path or "lingua" in function:
-        return "language id (lingua)"
-    for name, label in (("classifiers/language.py", "language id (lingua)"), ("classifiers/features.py", "feature text"),
-                        ("classifiers/text.py", "text folding"), ("classifiers/priority.py", "priority"),
-                        ("classifiers/location.py", "location"), ("thinc", "textcat model (spaCy/thinc)"),
-                        ("spacy", "textcat model (spaCy/thinc)"), ("numpy", "textcat model (spaCy/thinc)"),
-                        ("bot/cli_classifier.py", "reading and writing lines"),
-                        ("classifiers/batch.py", "reading and writing lines"), ("json", "reading and writing lines")):
-        if name in path:
+COMPONENTS = (
+    ("lingua", "language id (lingua + marker words)"), ("classifiers/language.py", "language id (lingua + marker words)"),
+    ("classifiers/features.py", "feature text (features.py)"), ("classifiers/text.py", "text folding (text.py)"),
+    ("classifiers/priority.py", "priority (danger words)"), ("classifiers/location.py", "location (patterns, gazetteer)"),
+    ("spacy/matcher", "location (patterns, gazetteer)"),
+    ("spacy/tokenizer", "spaCy tokenizer (feature text, gazetteer)"), ("spacy/vocab", "spaCy tokenizer (feature text, gazetteer)"),
+    ("spacy/tokens", "spaCy tokenizer (feature text, gazetteer)"), ("spacy/strings", "spaCy tokenizer (feature text, gazetteer)"),
+    ("spacy/lexeme", "spaCy tokenizer (feature text, gazetteer)"), ("spacy/lang", "spaCy tokenizer (feature text, gazetteer)"),
+    ("thinc", "textcat predict (spaCy/thinc/numpy)"), ("numpy", "textcat predict (spaCy/thinc/numpy)"),
+    ("spacy", "textcat predict (spaCy/thinc/numpy)"),
+    ("classifiers/spacy_classifier.py", "decision and results (spacy_classifier.py, base.py)"),
+    ("classifiers/base.py", "decision and results (spacy_classifier.py, base.py)"),
+    ("classifiers/batch.py", "reading lines (batch.py, json)"), ("json", "reading lines (batch.py, json)"),
+)
+
+
+def component(filename: str, function: str) -> str | None:
+    """The part of the classify path a profiled function belongs to; None for a builtin."""
+    where = f"{filename.replace(chr(92), '/')} {function}"
+    for name, label in COMPONENTS:
+        if name in where:
             return label
-    if function.startswith("<method") or function.startswith("<built-in"):
-        return f"builtins ({function})"
-    return f"other ({Path(path).name})"
+    return None if filename == "~" else f"other ({Path(filename).name})"
 
 
 def profile(classifier, lines: list[str]) -> None:
-    """Own time by component, for the in-process path the CLI runs."""
+    """Own time by component for the in-process path the CLI runs (a builtin's time goes to its callers)."""
     from classifiers.batch import classify_lines
 
     profiler = cProfile.Profile()
@@ -160,15 +168,56 @@ def profile(classifier, lines: list[str]) -> None:
     elapsed = time.perf_counter() - started
     stats = pstats.Stats(profiler)
     totals: dict[str, float] = {}
-    for (filename, _, function), (_, _, own, _, _) in stats.stats.items():
+    for (filename, _, function), (_, _, own, _, callers) in stats.stats.items():
         key = component(filename, function)
-        totals[key] = totals.get(key, 0.0) + own
+        if key is not None:
+            totals[key] = totals.get(key, 0.0) + own
+            continue
+        for (caller_file, _, caller_function), (_, _, caller_own, _) in callers.items():
+            key = component(caller_file, caller_function) or "other (builtins)"
+            totals[key] = totals.get(key, 0.0) + caller_own
     whole = sum(totals.values())
     print(f"profile: {len(lines)} posts in {elapsed:.2f} s under cProfile ({len(lines) / elapsed:.0f} docs/s); own time by component:")
-    for key, seconds in sorted(totals.items(), key=lambda kv: -kv[1])[:14]:
-        print(f"  {key:44s} {seconds:7.2f} s  {100 * seconds / whole:5.1f}%")
+    for key, seconds in sorted(totals.items(), key=lambda kv: -kv[1])[:12]:
+        print(f"  {key:52s} {seconds:7.2f} s  {100 * seconds / whole:5.1f}%")
     print("top functions by own time:")
     stats.sort_stats("tottime").print_stats(12)
+
+
+def stages(classifier, lines: list[str]) -> None:
+    """Each part of `classify_many` timed alone over the same posts, without a profiler's overhead."""
+    from classifiers.features import feature_text
+    from classifiers.language import detect_languages
+    from classifiers.location import extract_location
+    from classifiers.priority import assess_priority_folded
+    from classifiers.text import fold
+
+    model = classifier._current
+    posts = [json.loads(line) if line.lstrip().startswith("{") else {"text": line} for line in lines]
+    texts = [post["text"] for post in posts]
+    hints = [post.get("lang") for post in posts]
+    batches = range(0, len(texts), 256)
+    features = [feature_text(text) for text in texts]
+    folded = [fold(text) for text in texts]
+    parts = {
+        "language id (lingua + marker words), 256 a call": lambda: [detect_languages(
+            texts[i:i + 256], model.languages, hints[i:i + 256], model.default_language) for i in batches],
+        "feature text (features.py)": lambda: [feature_text(text) for text in texts],
+        "spaCy tokenizer on the feature text": lambda: sum(len(model.nlp.make_doc(text)) for text in features),
+        "textcat: nlp.pipe on the feature text (tokenizer included)": lambda: [
+            doc.cats for doc in model.nlp.pipe(features, batch_size=64)],
+        "one fold per post (text.py)": lambda: [fold(text) for text in texts],
+        "priority (danger words)": lambda: [assess_priority_folded(text) for text in folded],
+        "gazetteer (tokenizer + PhraseMatcher)": lambda: [model.gazetteer.find_folded(text) for text in folded]
+        if model.gazetteer else [],
+        "place patterns (extract_location)": lambda: [extract_location(text) for text in texts],
+        "all of classify_many, 256 a call": lambda: [model.classify_many(texts[i:i + 256], hints[i:i + 256]) for i in batches],
+    }
+    print(f"stages over {len(texts)} posts, each timed alone, in this order (the first spaCy stage fills the tokenizer cache):")
+    for label, run in parts.items():
+        started = time.perf_counter()
+        run()
+        print(f"  {label:60s} {time.perf_counter() - started:6.2f} s")
 
 
 def check(classifier, lines: list[str], output: Path) -> None:
@@ -189,6 +238,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=50000)
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile the in-process path on N posts")
+    parser.add_argument("--stages", type=int, default=0, metavar="N", help="time each part of the path on N posts")
     parser.add_argument("--check", type=int, default=0, metavar="N", help="compare the first N outputs with classify()")
     parser.add_argument("--also", type=Path, metavar="CHECKOUT", help="time this checkout's citybot classify too")
     args = parser.parse_args()
@@ -231,7 +281,7 @@ def main() -> None:
         print(f"RSS: classifier loaded {float(rss[0]):.0f} MB (peak {float(rss[1]):.0f} MB; target < 200 MB); "
               f"citybot classify peak over the {len(lines)} posts {peak:.0f} MB")
 
-        if args.profile or args.check:
+        if args.profile or args.check or args.stages:
             from bot.config import load_config
             from classifiers.loader import build_classifier
 
@@ -240,6 +290,8 @@ def main() -> None:
                 check(classifier, lines[:args.check], work / "posts.out")
             if args.profile:
                 profile(classifier, lines[:args.profile])
+            if args.stages:
+                stages(classifier, lines[:args.stages])
 
 
 if __name__ == "__main__":
