@@ -1,4 +1,5 @@
-"""What the text classifier sees: folded words, crude prefix stems and character n-grams.
+"""What the text classifier sees: folded words, crude prefix stems and character n-grams,
+with street names blanked out first (`classifiers.location.without_places`).
 
 No lemmatizer works offline on a blank pipeline, and citizens misspell. So each word also
 contributes its first STEM letters ("farolas", "farolillo" → `farol~`) and its character
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from classifiers.location import without_places
 from classifiers.text import fold
 
 STEM = 5
@@ -21,7 +23,7 @@ _TOKEN = re.compile(r"[a-z0-9ñ]+")
 def feature_text(text: str) -> str:
     """Space-separated features for `text`; never empty."""
     out = [c for c in text if unicodedata.category(c) == "So"]  # emoji and symbols count too
-    for word in _TOKEN.findall(fold(text)):
+    for word in _TOKEN.findall(fold(without_places(text))):
         if word.isdigit():
             out.append("<num>")
             continue

@@ -24,6 +24,20 @@ _LANDMARK = re.compile(
 )
 
 
+def without_places(text: str) -> str:
+    """`text` with its street names and house numbers blanked out ("pothole on Elm St" → "pothole on ").
+
+    A street's name says nothing about what is wrong there, so the text classifier should not
+    learn from it. A name at the very start without a number is kept: "Broken Street Light" is a
+    title, not a place.
+    """
+    def blank(match: re.Match) -> str:
+        if match.start() == 0 and not any(c.isdigit() for c in match.group(0)):
+            return match.group(0)
+        return " "
+    return _EN_SUFFIXED.sub(blank, _PREFIXED.sub(blank, text))
+
+
 def extract_location(text: str) -> Location | None:
     """The first place named in `text`, or None."""
     for pattern in (_PREFIXED, _EN_SUFFIXED, _LANDMARK):

@@ -1,6 +1,6 @@
 from classifiers.features import feature_text
 from classifiers.language import detect_language
-from classifiers.location import Gazetteer, extract_location
+from classifiers.location import Gazetteer, extract_location, without_places
 from classifiers.priority import assess_priority
 
 
@@ -10,6 +10,14 @@ def test_features_fold_accents_and_add_stems_and_char_ngrams():
     assert "farolas" in features and "farol~" in features and "<far" in features and "olas>" in features
     assert "estan" in features and "<num>" in features and "está" not in features
     assert feature_text("👍") == "👍" and feature_text("") == "<empty>"
+
+
+def test_street_names_are_not_features():
+    assert without_places("pothole on Oak St near 1101 Varney Street SE").split() == ["pothole", "on", "near", "SE"]
+    assert without_places("bache en calle Mayor 12, gracias").split() == ["bache", "en", ",", "gracias"]
+    assert without_places("nid de poule rue des Ormes svp").split() == ["nid", "de", "poule", "svp"]
+    assert without_places("Broken Street Light") == "Broken Street Light"  # a title, not a place
+    assert "oak" not in feature_text("Streetlight out on Oak St").split()
 
 
 def test_place_patterns_in_three_languages():
