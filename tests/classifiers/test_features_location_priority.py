@@ -4,10 +4,11 @@ from classifiers.location import Gazetteer, extract_location, without_places
 from classifiers.priority import assess_priority
 
 
-def test_features_fold_accents_and_add_stems_and_char_ngrams():
+def test_features_fold_accents_and_add_stems_and_char_4_and_5_grams():
     features = feature_text("Las FAROLAS están 24 h").split()
-    assert features[:3] == ["las", "<la", "las"]
+    assert features[:3] == ["las", "<las", "las>"]
     assert "farolas" in features and "farol~" in features and "<far" in features and "olas>" in features
+    assert "<fa" not in features  # no 3-grams
     assert "estan" in features and "<num>" in features and "está" not in features
     assert feature_text("👍") == "👍" and feature_text("") == "<empty>"
 
