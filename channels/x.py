@@ -326,8 +326,13 @@ def build_query(hashtags: Sequence[str], keywords: Sequence[str],
 
     Hashtags become `#tag`; a keyword is used as written (a quoted phrase or several
     words stay together in parentheses). Retweets and the bot's own posts are left out.
+    With the bot's username the query also asks for `@bot`: the mentions timeline only
+    reaches the newest 800 mentions, so a larger backlog (a storm, a viral post, a long
+    outage) is read through search, which covers the last 7 days.
     """
     terms = [f"#{t.strip().lstrip('#')}" for t in hashtags if t.strip().lstrip("#")]
+    if bot_username:
+        terms.insert(0, f"@{bot_username.lstrip('@')}")
     for word in keywords:
         word = word.strip()
         if word:

@@ -217,10 +217,11 @@ def test_clean_text(text, is_reply, expected):
 
 def test_build_query():
     query = build_query(["#JunIncidencias", "Villajun"], ['"ayuntamiento" farola', "bache"], BOT)
-    assert query == ('(#JunIncidencias OR #Villajun OR ("ayuntamiento" farola) OR bache)'
+    assert query == ('(@AytoVillajun OR #JunIncidencias OR #Villajun OR ("ayuntamiento" farola) OR bache)'
                      " -is:retweet -from:AytoVillajun")
     assert build_query(["#JunIncidencias"], [], None) == "#JunIncidencias -is:retweet"
-    assert build_query([], [" "], BOT) is None
+    assert build_query([], [" "], BOT) == "@AytoVillajun -is:retweet -from:AytoVillajun"  # mentions beyond 800
+    assert build_query([], [" "], None) is None
 
 
 @pytest.mark.parametrize(
@@ -232,6 +233,7 @@ def test_build_query():
         ("Un bache enorme", "ana", True),
         ("Recordad #JunIncidencias", "AytoVillajun", False),
         ("#JunIncidenciasX no cuenta", "ana", False),
+        ("@AytoVillajun farola rota", "ana", True),  # a mention, also found by search
     ],
 )
 def test_our_query_in_the_fakes_evaluator(text, author, matches):
