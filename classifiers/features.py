@@ -16,6 +16,8 @@ import unicodedata
 from classifiers.location import without_places
 from classifiers.text import fold
 
+# Bump on any change to what `feature_text` produces: models trained on other features are not reused.
+FEATURES_VERSION = 3
 STEM = 5
 CHAR_NGRAMS = (4, 5)
 _TOKEN = re.compile(r"[a-z0-9ñ]+")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 import time
@@ -23,22 +24,33 @@ from spacy.language import Language
 
 from classifiers.base import Classification
 from classifiers.corpus import Example
+from classifiers.features import FEATURES_VERSION
 from classifiers.model import TrainSettings, load, save, train
 
 CACHE_ENV = "CITYBOT_MODEL_CACHE"
+log = logging.getLogger(__name__)
 
 
 def fingerprint(examples: list[Example], settings: TrainSettings) -> str:
-    digest = hashlib.sha256(json.dumps(asdict(settings), sort_keys=True).encode())
+    digest = hashlib.sha256(json.dumps({**asdict(settings), "features": FEATURES_VERSION}, sort_keys=True).encode())
     for example in examples:
         digest.update(f"{example.category}\t{example.text}\n".encode())
     return digest.hexdigest()[:16]
+
+
+def model_features_version(path: Path) -> int | None:
+    """The features version a stored model was trained on (None: unknown, from before versions)."""
+    try:
+        return json.loads((path / "citybot.json").read_text(encoding="utf-8")).get("features")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 class ModelStore:
     def __init__(self, models_dir: Path) -> None:
         self.models_dir = models_dir
         self.cache_dir = Path(os.environ.get(CACHE_ENV) or models_dir)
+        self._warned: set[Path] = set()
 
     @property
     def active_file(self) -> Path:
@@ -54,7 +66,8 @@ class ModelStore:
             nlp = train(examples, settings, progress)
             tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
             save(nlp, tmp)
-            (tmp / "citybot.json").write_text(json.dumps({"examples": len(examples), "settings": asdict(settings)}), encoding="utf-8")
+            (tmp / "citybot.json").write_text(json.dumps({"examples": len(examples), "settings": asdict(settings),
+                                                          "features": FEATURES_VERSION}), encoding="utf-8")
             try:
                 tmp.rename(path)
             except OSError:  # another process finished the same model first
@@ -68,11 +81,25 @@ class ModelStore:
         tmp.replace(self.active_file)
 
     def active_path(self) -> Path | None:
+        """The activated model, or None: none activated, gone, or trained on other features.
+
+        After an upgrade that changes the features, a city's own model would read posts it was not
+        trained on; the bot then uses the shipped model, with one warning, until `classifier train`.
+        """
         try:
             path = Path(self.active_file.read_text(encoding="utf-8").strip())
         except FileNotFoundError:
             return None
-        return path if (path / "meta.json").exists() else None
+        if not (path / "meta.json").exists():
+            return None
+        version = model_features_version(path)
+        if version != FEATURES_VERSION:
+            if path not in self._warned:
+                self._warned.add(path)
+                log.warning("the active model %s was trained on features v%s, this version computes v%s: using the "
+                            "shipped model until `citybot classifier train` is run again", path, version, FEATURES_VERSION)
+            return None
+        return path
 
     def active_stamp(self) -> float:
         try:

@@ -35,3 +35,28 @@ def test_bot_picks_up_a_newly_activated_model_without_restart(tmp_path, monkeypa
     store.activate(store.ensure(retrained, TrainSettings(epochs=8)))
     assert classifier.classify("zorglub zorglub").category == "noise"
     assert classifier.model_path != before
+
+
+def test_fingerprint_depends_on_the_features_version(monkeypatch):
+    import classifiers.store
+
+    before = fingerprint(TINY, FAST)
+    monkeypatch.setattr(classifiers.store, "FEATURES_VERSION", classifiers.store.FEATURES_VERSION + 1)
+    assert fingerprint(TINY, FAST) != before
+
+
+def test_an_active_model_trained_on_other_features_is_not_used(tmp_path, monkeypatch, caplog):
+    import json
+
+    monkeypatch.delenv("CITYBOT_MODEL_CACHE", raising=False)
+    store = ModelStore(tmp_path)
+    own = store.ensure(TINY + [Example(f"zorglub {i}", "noise") for i in range(30)], FAST)
+    store.activate(own)
+    assert store.active_path() == own
+    meta = json.loads((own / "citybot.json").read_text(encoding="utf-8"))
+    (own / "citybot.json").write_text(json.dumps({**meta, "features": meta["features"] - 1}), encoding="utf-8")
+    assert store.active_path() is None and store.active_path() is None
+    assert sum("trained on features" in r.getMessage() for r in caplog.records) == 1  # warned once
+    shipped = store.ensure(TINY, FAST)
+    build = lambda nlp: SpacyClassifier(nlp, ["es", "en", "fr"], "es")  # noqa: E731
+    assert ReloadingClassifier(store, build, default=lambda: shipped, interval=0).model_path == shipped
