@@ -6,11 +6,20 @@ from classifiers.priority import assess_priority
 
 def test_features_fold_accents_and_add_stems_and_char_4_and_5_grams():
     features = feature_text("Las FAROLAS están 24 h").split()
-    assert features[:3] == ["las", "<las", "las>"]
-    assert "farolas" in features and "farol~" in features and "<far" in features and "olas>" in features
-    assert "<fa" not in features  # no 3-grams
-    assert "estan" in features and "<num>" in features and "está" not in features
-    assert feature_text("👍") == "👍" and feature_text("") == "<empty>"
+    assert features[:3] == ["las", "^las", "las^"]
+    assert "farolas" in features and "farol~" in features and "^far" in features and "olas^" in features
+    assert "^fa" not in features  # no 3-grams
+    assert "estan" in features and "^num^" in features and "está" not in features
+    assert feature_text("👍") == "👍" and feature_text("") == "^empty^"
+
+
+def test_the_tokenizer_keeps_each_feature_whole():
+    # spaCy's tokenizer splits "<" and ">" off a token, which lost the word boundaries of the
+    # n-grams; every feature must reach the textcat as one token.
+    import spacy
+
+    text = feature_text("Las farolas de la plaza, 3 noches apagadas!! 😡")
+    assert [t.text for t in spacy.blank("xx")(text)] == text.split()
 
 
 def test_street_names_are_not_features():
