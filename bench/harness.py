@@ -133,17 +133,18 @@ def stop(process: subprocess.Popen, timeout: float = 20) -> None:
 
 
 class AnswerCounter:
-    """Counts the burst's posts answered so far, reading only what the sandbox sent since the last call.
+    """The burst's replies seen so far, reading only what the sandbox sent since the last call.
 
     Polling the whole `sent` list every quarter second costs the sandbox O(n) per poll, which at
     10,000 posts slows the bot being measured; `?after=N` keeps each poll to the new records.
+    Calling it returns how many posts have at least one answer.
     """
 
     def __init__(self, sandbox_url: str, burst: Burst) -> None:
         self.sandbox_url = sandbox_url
         self.wanted = {platform: {post_id for p, post_id in burst.posts if p == platform} for platform in PLATFORMS}
         self.seen = dict.fromkeys(PLATFORMS, 0)
-        self.answered: set[tuple[str, str]] = set()
+        self.replies: dict[tuple[str, str], int] = {}  # (platform, post id) -> answers
 
     def __call__(self) -> int:
         for platform in PLATFORMS:
@@ -155,8 +156,19 @@ class AnswerCounter:
             for item in items:
                 target = _reply_target(platform, item)
                 if target in self.wanted[platform]:
-                    self.answered.add((platform, target))
-        return len(self.answered)
+                    self.replies[platform, target] = self.replies.get((platform, target), 0) + 1
+        return len(self.replies)
+
+    def per_platform(self) -> dict[str, dict[str, int]]:
+        """Per platform with posts: posted, answered, and answers beyond the first (duplicates)."""
+        result = {}
+        for platform, wanted in self.wanted.items():
+            if not wanted:
+                continue
+            counts = [n for (p, _), n in self.replies.items() if p == platform]
+            result[platform] = {"posted": len(wanted), "answered": len(counts),
+                                "duplicate_answers": sum(n - 1 for n in counts)}
+        return result
 
 
 def _reply_target(platform: str, item: dict) -> str:
@@ -166,22 +178,9 @@ def _reply_target(platform: str, item: dict) -> str:
 
 def acknowledged(sandbox_url: str, burst: Burst) -> dict[str, dict[str, int]]:
     """Per platform: how many posts got at least one answer, and how many got more than one (duplicates)."""
-    result = {}
-    for platform in PLATFORMS:
-        wanted = {post_id for p, post_id in burst.posts if p == platform}
-        if not wanted:
-            continue
-        replies: dict[str, int] = {}
-        for item in sent(sandbox_url, platform):
-            target = _reply_target(platform, item)
-            if target in wanted:
-                replies[target] = replies.get(target, 0) + 1
-        result[platform] = {
-            "posted": len(wanted),
-            "answered": len(replies),
-            "duplicate_answers": sum(n - 1 for n in replies.values()),
-        }
-    return result
+    counter = AnswerCounter(sandbox_url, burst)
+    counter()
+    return counter.per_platform()
 
 
 def wait_until(condition, timeout: float, every: float = 0.5) -> bool:
@@ -197,29 +196,33 @@ def wait_until(condition, timeout: float, every: float = 0.5) -> bool:
 PG_ADMIN_URL = os.environ.get("CITYBOT_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-def fresh_pg_database() -> str | None:
-    """A new, empty PostgreSQL database's URL (None when PostgreSQL is not reachable)."""
-    from sqlalchemy import create_engine, text
+def fresh_pg_database(template_url: str | None = None) -> str | None:
+    """A new PostgreSQL database's URL: empty, or a copy of `template_url`'s database.
 
+    None when PostgreSQL is not reachable.
+    """
     name = f"citybot_b_{uuid.uuid4().hex[:10]}"
+    template = f' TEMPLATE "{template_url.rsplit("/", 1)[1]}"' if template_url else ""
     try:
-        engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        engine.dispose()
+        _pg_admin(f'CREATE DATABASE "{name}"{template}')
     except Exception:  # noqa: BLE001 - no server: the caller skips
         return None
     return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
 def drop_pg_database(url: str) -> None:
+    _pg_admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def _pg_admin(statement: str) -> None:
     from sqlalchemy import create_engine, text
 
-    name = url.rsplit("/", 1)[1]
     engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(statement))
+    finally:
+        engine.dispose()
 
 
 def copy_model_cache(source: str | None, target: Path) -> str | None:

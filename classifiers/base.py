@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 
 @dataclass(frozen=True)
@@ -41,3 +41,12 @@ class Classifier(Protocol):
     def classify(self, text: str, lang_hint: str | None = None) -> Classification:
         """Classify one post. Never raises on odd text."""
         ...
+
+
+def classify_all(classifier: Classifier, texts: Sequence[str],
+                 lang_hints: Sequence[str | None] | None = None) -> list[Classification]:
+    """`classify` of each text, through the classifier's `classify_many` when it has one."""
+    if hasattr(classifier, "classify_many"):
+        return classifier.classify_many(texts, lang_hints)
+    hints = lang_hints if lang_hints is not None else [None] * len(texts)
+    return [classifier.classify(text, lang_hint=hint) for text, hint in zip(texts, hints)]

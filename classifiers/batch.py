@@ -11,6 +11,8 @@ import queue
 import threading
 from typing import Iterable, Iterator
 
+from classifiers.base import classify_all
+
 BATCH_SIZE = 256
 _END = object()
 
@@ -91,10 +93,7 @@ def classify_lines(classifier, lines: Iterable[str], size: int = BATCH_SIZE) -> 
         if posts:
             texts = [text for text, _ in posts]
             hints = [hint for _, hint in posts]
-            if hasattr(classifier, "classify_many"):
-                results = classifier.classify_many(texts, hints)
-            else:
-                results = [classifier.classify(text, lang_hint=hint) for text, hint in posts]
+            results = classify_all(classifier, texts, hints)
             yield [json.dumps(result.to_json(), ensure_ascii=False) for result in results]
         if error is not None:
             raise error

@@ -10,9 +10,9 @@ from spacy.language import Language
 from classifiers.base import Classification, Location
 from classifiers.corpus import NOT_A_REQUEST
 from classifiers.features import feature_text
-from classifiers.language import detect_language, detect_languages
+from classifiers.language import detect_languages
 from classifiers.location import Gazetteer, extract_location
-from classifiers.priority import assess_priority, assess_priority_folded
+from classifiers.priority import assess_priority_folded
 from classifiers.text import fold
 
 # spaCy's tokenizer caches 10,000 distinct chunks by default; the feature text has far more
@@ -36,12 +36,7 @@ class SpacyClassifier:
         nlp.tokenizer.max_cache_size = max(nlp.tokenizer.max_cache_size, TOKENIZER_CACHE)
 
     def classify(self, text: str, lang_hint: str | None = None) -> Classification:
-        text = text or ""
-        lang = detect_language(text, self.languages, hint=lang_hint, default=self.default_language)
-        priority, reason = assess_priority(text)
-        location = (self.gazetteer.find(text) if self.gazetteer else None) or extract_location(text)
-        cats = self.nlp(feature_text(text)).cats if text.strip() else {NOT_A_REQUEST: 1.0}
-        return self._decide(cats, lang, priority, reason, location)
+        return self.classify_many([text], [lang_hint])[0]
 
     def classify_many(self, texts: Sequence[str], lang_hints: Sequence[str | None] | None = None,
                       batch_size: int = PIPE_BATCH) -> list[Classification]:
@@ -55,7 +50,9 @@ class SpacyClassifier:
         langs = detect_languages(texts, self.languages, hints, default=self.default_language)
         nonblank = [number for number, text in enumerate(texts) if text.strip()]
         cats: list[dict[str, float]] = [{NOT_A_REQUEST: 1.0}] * len(texts)
-        docs = self.nlp.pipe((feature_text(texts[number]) for number in nonblank), batch_size=batch_size)
+        features = [feature_text(texts[number]) for number in nonblank]
+        # nlp.pipe's batching costs more than it saves for the bot's one post at a time
+        docs = self.nlp.pipe(features, batch_size=batch_size) if len(features) > 1 else map(self.nlp, features)
         for number, doc in zip(nonblank, docs):
             cats[number] = doc.cats
         results = []

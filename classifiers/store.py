@@ -22,7 +22,7 @@ from typing import Callable
 
 from spacy.language import Language
 
-from classifiers.base import Classification
+from classifiers.base import Classification, classify_all
 from classifiers.corpus import Example
 from classifiers.features import FEATURES_VERSION
 from classifiers.model import TrainSettings, load, save, train
@@ -152,6 +152,4 @@ class ReloadingClassifier:
         with self._lock:
             self._refresh()
             current = self._current
-        if hasattr(current, "classify_many"):
-            return current.classify_many(texts, lang_hints)
-        return [current.classify(text, hint) for text, hint in zip(texts, lang_hints or [None] * len(texts))]
+        return classify_all(current, texts, lang_hints)

@@ -13,7 +13,8 @@ from bot.app import build_app
 from bot.clock import FrozenClock
 from bot.config import load_config
 
-from tests.pg import DATABASES, pg_url
+from bench.harness import drop_pg_database, fresh_pg_database
+from tests.pg import DATABASES, create_migrated_template
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,18 +30,16 @@ def shared_model_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def pg_template():
-    """A migrated PostgreSQL database that each test's database is copied from (None: no server).
+    """The URL of a migrated PostgreSQL database each test's database is copied from (None: no server).
 
     CITYBOT_REQUIRE_POSTGRES=1 (set by CI) turns a missing server into an error, not a skip.
     """
-    from tests.pg import create_migrated_template, drop_database
-
-    name = create_migrated_template()
-    if name is None and os.environ.get("CITYBOT_REQUIRE_POSTGRES") == "1":
+    url = create_migrated_template()
+    if url is None and os.environ.get("CITYBOT_REQUIRE_POSTGRES") == "1":
         pytest.fail("PostgreSQL at 127.0.0.1:5432 is required (CITYBOT_REQUIRE_POSTGRES=1) but unreachable")
-    yield name
-    if name is not None:
-        drop_database(name)
+    yield url
+    if url is not None:
+        drop_pg_database(url)
 
 
 @pytest.fixture(params=DATABASES)
@@ -55,11 +54,9 @@ def database(request, pg_template):
         return
     if pg_template is None:
         pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
-    from tests.pg import copy_database, drop_database
-
-    name = copy_database(pg_template)
-    yield pg_url(name)
-    drop_database(name)
+    url = fresh_pg_database(template_url=pg_template)
+    yield url
+    drop_pg_database(url)
 
 
 @pytest.fixture

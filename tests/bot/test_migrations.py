@@ -6,6 +6,7 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from bot.db import make_engine, migrate, open_database
+from bench.harness import drop_pg_database, fresh_pg_database
 from tests.pg import DATABASES
 
 
@@ -17,13 +18,9 @@ def empty_url(request, tmp_path, pg_template):
         return
     if pg_template is None:
         pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
-    from tests.pg import admin, drop_database, pg_url
-    import uuid
-
-    name = f"citybot_t_{uuid.uuid4().hex[:10]}"
-    admin(f'CREATE DATABASE "{name}"')
-    yield pg_url(name)
-    drop_database(name)
+    url = fresh_pg_database()
+    yield url
+    drop_pg_database(url)
 
 
 def revision(engine):
