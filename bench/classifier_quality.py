@@ -2,7 +2,7 @@
 
 1. zero-shot: the model trained only on the project's corpus, evaluated on all 2,711 DC reports;
 2. learning: trained on the corpus + one half of DC, evaluated on the other half;
-3. language id and request-or-not on the corpus itself (5-fold, by file line).
+(Language identification: bench/language_id.py.)
 
 Run: python bench/classifier_quality.py [--architecture bow|cnn|ensemble]
 """

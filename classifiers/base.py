@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
 
@@ -33,7 +33,8 @@ class Classification:
             "is_request": self.is_request,
             "lang": self.lang,
             "priority": self.priority,
-            "location": asdict(self.location) if self.location else None,
+            "location": {"text": self.location.text, "lat": self.location.lat, "lon": self.location.lon}
+            if self.location else None,
         }
 
 

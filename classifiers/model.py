@@ -1,7 +1,9 @@
 """The spaCy text classifier: built from `spacy.blank`, trained on our examples, seeded.
 
 One exclusive `textcat` over the service codes plus `none` (not a request), so a single
-model answers both "is this a request?" and "which service?".
+model answers both "is this a request?" and "which service?". A second, small bag-of-words
+`textcat_lang` reads the same features and tells the language (en/es/fr: the languages of the
+examples), so most posts need no separate language detector (`classifiers.language`).
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from typing import Callable, Iterable
 
 import spacy
 from spacy.language import Language
+from spacy.tokens import Doc
 from spacy.training import Example as SpacyExample
 from spacy.util import fix_random_seed, minibatch
 
 from classifiers.corpus import NOT_A_REQUEST, Example
-from classifiers.features import feature_text
+from classifiers.features import features
 
 ARCHITECTURES = {
     "bow": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 1, "no_output_layer": False, "length": 65536},
@@ -38,6 +41,9 @@ ARCHITECTURES = {
     },
 }
 DEFAULT_ARCHITECTURE = "bow"
+LANGUAGE_PIPE = "textcat_lang"
+LANGUAGE_MODEL = {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 1,
+                  "no_output_layer": False, "length": 65536}
 
 
 @dataclass(frozen=True)
@@ -49,22 +55,32 @@ class TrainSettings:
     seed: int = 13
 
 
-def build_pipeline(labels: Iterable[str], architecture: str = DEFAULT_ARCHITECTURE) -> Language:
+def build_pipeline(labels: Iterable[str], architecture: str = DEFAULT_ARCHITECTURE,
+                   languages: Iterable[str] = ()) -> Language:
+    """A blank pipeline with the category textcat, and the language textcat when `languages`
+    has two or more codes."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture '{architecture}' (use one of: {', '.join(ARCHITECTURES)})")
     nlp = spacy.blank("xx")
     textcat = nlp.add_pipe("textcat", config={"model": ARCHITECTURES[architecture]})
     for label in sorted(set(labels)):
         textcat.add_label(label)
+    languages = sorted(set(languages))
+    if len(languages) >= 2:
+        language = nlp.add_pipe("textcat", name=LANGUAGE_PIPE, config={"model": LANGUAGE_MODEL})
+        for code in languages:
+            language.add_label(code)
     return nlp
 
 
-def _examples(nlp: Language, data: list[Example]) -> list[SpacyExample]:
-    labels = nlp.get_pipe("textcat").labels
+def _examples(nlp: Language, data: list[Example], pipe: str = "textcat") -> list[SpacyExample]:
+    """Training examples for one textcat: category codes for `textcat`, languages for `textcat_lang`."""
+    labels = nlp.get_pipe(pipe).labels
     out = []
     for item in data:
-        doc = nlp.make_doc(feature_text(item.text))
-        out.append(SpacyExample.from_dict(doc, {"cats": {label: float(label == item.category) for label in labels}}))
+        gold = item.category if pipe == "textcat" else item.lang
+        doc = feature_doc(nlp, item.text)
+        out.append(SpacyExample.from_dict(doc, {"cats": {label: float(label == gold) for label in labels}}))
     return out
 
 
@@ -74,22 +90,35 @@ def train(data: list[Example], settings: TrainSettings = TrainSettings(), progre
         raise ValueError("no training examples")
     fix_random_seed(settings.seed)
     rng = random.Random(settings.seed)
-    nlp = build_pipeline({e.category for e in data} | {NOT_A_REQUEST}, settings.architecture)
+    nlp = build_pipeline({e.category for e in data} | {NOT_A_REQUEST}, settings.architecture,
+                         {e.lang for e in data if e.lang})
     examples = _examples(nlp, data)
+    # Each textcat keeps the labels it was given (left to itself, it would take every label it sees).
+    nlp.config["initialize"]["components"] = {name: {"labels": list(nlp.get_pipe(name).labels)} for name in nlp.pipe_names}
     optimizer = nlp.initialize(lambda: examples)
+    # The category textcat first, alone, then the language one: each update touches one of them.
+    others = [name for name in nlp.pipe_names if name != "textcat"]
     for epoch in range(settings.epochs):
         rng.shuffle(examples)
         losses: dict[str, float] = {}
         for batch in minibatch(examples, size=settings.batch_size):
-            nlp.update(batch, sgd=optimizer, drop=settings.dropout, losses=losses)
+            nlp.update(batch, sgd=optimizer, drop=settings.dropout, losses=losses, exclude=others)
         if progress:
             progress(epoch + 1, losses.get("textcat", 0.0))
+    if LANGUAGE_PIPE in nlp.pipe_names:
+        known = set(nlp.get_pipe(LANGUAGE_PIPE).labels)
+        language_examples = _examples(nlp, [e for e in data if e.lang in known], LANGUAGE_PIPE)
+        for _ in range(settings.epochs):
+            rng.shuffle(language_examples)
+            for batch in minibatch(language_examples, size=settings.batch_size):
+                nlp.update(batch, sgd=optimizer, drop=settings.dropout, exclude=["textcat"])
     return nlp
 
 
-def scores(nlp: Language, texts: list[str]) -> list[dict[str, float]]:
-    """Label probabilities for each text."""
-    return [dict(doc.cats) for doc in nlp.pipe(feature_text(t) for t in texts)]
+def feature_doc(nlp: Language, text: str) -> Doc:
+    """The doc the textcat reads: one token per feature of `text` (no tokenizer, which would
+    split some features, say "^88t" into "^88" and "t")."""
+    return Doc(nlp.vocab, words=features(text))
 
 
 def save(nlp: Language, path: Path) -> None:

@@ -1,26 +1,24 @@
-"""The production classifier: spaCy textcat for category and request-or-not, lingua for the
-language, patterns and a gazetteer for the place, danger words for the priority."""
+"""The production classifier: spaCy textcat for category and request-or-not, a second textcat
+(lingua when it is unsure) for the language, patterns and a gazetteer for the place, danger
+words for the priority."""
 
 from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 from spacy.language import Language
 
-from classifiers.base import Classification, Location
+from classifiers.base import Classification
+from classifiers.bow import BowHead, FeatureIds
 from classifiers.corpus import NOT_A_REQUEST
-from classifiers.features import feature_text
 from classifiers.language import detect_languages
-from classifiers.location import Gazetteer, extract_location
+from classifiers.location import Gazetteer, scan_places
+from classifiers.model import LANGUAGE_PIPE, feature_doc
 from classifiers.priority import assess_priority_folded
-from classifiers.text import fold
+from classifiers.text import RUN, fold
 
-# spaCy's tokenizer caches 10,000 distinct chunks by default; the feature text has far more
-# (50,000 posts: about 58,000 distinct features), so past the cap most features were tokenized
-# from scratch: two thirds of the classify time. The cache only memoizes the same tokenization;
-# it costs about 220 bytes a chunk (100,000: 22 MB at most).
-TOKENIZER_CACHE = 100_000
-PIPE_BATCH = 64  # docs alive at once in nlp.pipe: 256 cost 13 MB more, for no measurable gain
+PIPE_BATCH = 64  # docs alive at once in nlp.pipe (models other than the bag of words)
 
 
 class SpacyClassifier:
@@ -33,7 +31,12 @@ class SpacyClassifier:
         self.default_language = default_language
         self.is_request_threshold = is_request_threshold
         self.gazetteer = gazetteer
-        nlp.tokenizer.max_cache_size = max(nlp.tokenizer.max_cache_size, TOKENIZER_CACHE)
+        self.feature_ids = FeatureIds()
+        self.category_head = BowHead.of(nlp)
+        self.language_head = BowHead.of(nlp, LANGUAGE_PIPE)
+        self.labels = list(nlp.get_pipe("textcat").labels)
+        self._services = [number for number, label in enumerate(self.labels) if label != NOT_A_REQUEST]
+        self._none = self.labels.index(NOT_A_REQUEST) if NOT_A_REQUEST in self.labels else None
 
     def classify(self, text: str, lang_hint: str | None = None) -> Classification:
         return self.classify_many([text], [lang_hint])[0]
@@ -41,38 +44,69 @@ class SpacyClassifier:
     def classify_many(self, texts: Sequence[str], lang_hints: Sequence[str | None] | None = None,
                       batch_size: int = PIPE_BATCH) -> list[Classification]:
         """`[classify(t, h) for t, h in zip(texts, lang_hints)]`, the same results, faster: the
-        language of the whole batch at once, the textcat through `nlp.pipe`, one folding per post
-        for the priority and the gazetteer."""
+        textcats on the whole batch (bag-of-words models straight from feature ids,
+        `classifiers.bow`; others through `nlp.pipe`), lingua on the batch's unsure posts at
+        once, each pattern run once per post for both the features and the place."""
         texts = [text or "" for text in texts]
         hints = list(lang_hints) if lang_hints is not None else [None] * len(texts)
         if len(hints) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(hints)} language hints")
-        langs = detect_languages(texts, self.languages, hints, default=self.default_language)
         nonblank = [number for number, text in enumerate(texts) if text.strip()]
-        cats: list[dict[str, float]] = [{NOT_A_REQUEST: 1.0}] * len(texts)
-        features = [feature_text(texts[number]) for number in nonblank]
-        # nlp.pipe's batching costs more than it saves for the bot's one post at a time
-        docs = self.nlp.pipe(features, batch_size=batch_size) if len(features) > 1 else map(self.nlp, features)
-        for number, doc in zip(nonblank, docs):
-            cats[number] = doc.cats
+        places = [scan_places(text) for text in texts]  # (text without places, the place named)
+        probabilities, languages = self._scores([texts[number] for number in nonblank], batch_size,
+                                                [places[number][0] for number in nonblank])
+        guesses: list[dict[str, float] | None] = [None] * len(texts)
+        if languages is not None:
+            codes = self.language_head.labels
+            for row, number in zip(languages.tolist(), nonblank):
+                guesses[number] = dict(zip(codes, row))
+        folded = [fold(text) for text in texts]
+        langs = detect_languages(texts, self.languages, hints, self.default_language, guesses, folded)
+        decisions = self._decisions(probabilities, len(texts), nonblank)
         results = []
-        for text, lang, scores in zip(texts, langs, cats):
-            folded = fold(text)
-            priority, reason = assess_priority_folded(folded)
-            location = (self.gazetteer.find_folded(folded) if self.gazetteer else None) or extract_location(text)
-            results.append(self._decide(scores, lang, priority, reason, location))
+        for lowered, lang, (category, score, confidence), (_, named) in zip(folded, langs, decisions, places):
+            runs = RUN.findall(lowered)
+            priority, reason = assess_priority_folded(lowered, runs)
+            location = (self.gazetteer.find_folded(lowered, runs) if self.gazetteer else None) or named
+            if category is not None and (score >= self.is_request_threshold or priority == "urgent"):
+                results.append(Classification(category, round(min(confidence, 1.0), 4), True, lang, priority, reason, location))
+            else:
+                results.append(Classification(None, round(1.0 - score, 4), False, lang, priority, reason, location))
         return results
 
-    def _decide(self, cats: dict[str, float], lang: str, priority: str, reason: str | None,
-                location: Location | None) -> Classification:
-        p_none = cats.get(NOT_A_REQUEST, 0.0)
-        services = {label: p for label, p in cats.items() if label != NOT_A_REQUEST}
-        best = max(services, key=services.get) if services else None
-        # Best service against "not a request", head to head: many weak service guesses
-        # must not add up to a request.
-        score = services[best] / (services[best] + p_none) if best and services[best] + p_none > 0 else 0.0
-        is_request = score >= self.is_request_threshold or priority == "urgent"
-        if not is_request or best is None:
-            return Classification(None, round(1.0 - score, 4), False, lang, priority, reason, location)
-        confidence = services[best] / max(1.0 - p_none, 1e-9)
-        return Classification(best, round(min(confidence, 1.0), 4), True, lang, priority, reason, location)
+    def _scores(self, texts: list[str], batch_size: int, blanked: list[str] | None = None
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Category probabilities (a row per text, a column per label of `textcat`) and language
+        probabilities (columns: `language_head.labels`; None without a language textcat).
+        `blanked`, if given, holds `without_places` of each text."""
+        batch = self.feature_ids.batch(texts, blanked) if self.category_head or self.language_head else None
+        languages = self.language_head.probabilities(batch) if self.language_head else None
+        if self.category_head is not None:
+            return self.category_head.probabilities(batch), languages
+        docs = (feature_doc(self.nlp, text) for text in texts)
+        disabled = [LANGUAGE_PIPE] if LANGUAGE_PIPE in self.nlp.pipe_names else []
+        rows = [[doc.cats[label] for label in self.labels]
+                for doc in self.nlp.pipe(docs, batch_size=batch_size, disable=disabled)]
+        return np.asarray(rows, dtype=np.float64).reshape(len(texts), len(self.labels)), languages
+
+    def _decisions(self, probabilities: np.ndarray, count: int, rows: list[int]
+                   ) -> list[tuple[str | None, float, float]]:
+        """(best service, P(request), confidence) per post; (None, 0, 0) for a blank post.
+
+        P(request) is the best service against "not a request", head to head: many weak service
+        guesses must not add up to a request. The confidence is the best service's share of all
+        services.
+        """
+        decisions: list[tuple[str | None, float, float]] = [(None, 0.0, 0.0)] * count
+        if not self._services or not len(rows):
+            return decisions
+        services = probabilities[:, self._services]
+        p_none = probabilities[:, self._none] if self._none is not None else np.zeros(len(rows))
+        best = services.argmax(axis=1)
+        p_best = services[np.arange(len(rows)), best]
+        total = p_best + p_none
+        score = np.divide(p_best, total, out=np.zeros_like(p_best), where=total > 0)
+        confidence = p_best / np.maximum(1.0 - p_none, 1e-9)
+        for number, column, request, sure in zip(rows, best.tolist(), score.tolist(), confidence.tolist()):
+            decisions[number] = (self.labels[self._services[column]], request, sure)
+        return decisions

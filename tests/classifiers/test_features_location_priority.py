@@ -13,13 +13,38 @@ def test_features_fold_accents_and_add_stems_and_char_4_and_5_grams():
     assert feature_text("👍") == "👍" and feature_text("") == "^empty^"
 
 
-def test_the_tokenizer_keeps_each_feature_whole():
-    # spaCy's tokenizer splits "<" and ">" off a token, which lost the word boundaries of the
-    # n-grams; every feature must reach the textcat as one token.
+def test_each_feature_reaches_the_textcat_as_one_token():
+    # spaCy's tokenizer would split some features ("^88t" into "^88" and "t"), so the textcat's
+    # doc is built from the features themselves.
     import spacy
 
-    text = feature_text("Las farolas de la plaza, 3 noches apagadas!! 😡")
-    assert [t.text for t in spacy.blank("xx")(text)] == text.split()
+    from classifiers.model import feature_doc
+
+    nlp = spacy.blank("xx")
+    for text in ("Las farolas de la plaza, 3 noches apagadas!! 😡", "bache de 88t en la 3ª curva", "5km de baches"):
+        assert [t.text for t in feature_doc(nlp, text)] == feature_text(text).split()
+    assert "^88t" in [t.text for t in feature_doc(nlp, "bache de 88t")]
+
+
+def test_folding_drops_accents_keeps_enye_and_other_scripts():
+    from classifiers.text import fold
+
+    assert fold("ÁRBOL Caído en la Peñuela") == "arbol caido en la peñuela"
+    assert fold("n\u0303o e\u0301\u0327") == "no e"  # decomposed accents dropped too
+    assert fold("Ελληνικά ά, На улице Ленина, 路灯, 🚧") == "ελληνικα α, на улице ленина, 路灯, 🚧"
+    assert fold("ﬁne ① ｆｕｌｌ") == "fine 1 full"  # compatibility forms
+    assert fold("a\x00b") == "a\x00b"
+
+
+def test_one_scan_gives_the_text_without_places_and_the_place():
+    from classifiers.location import scan_places
+
+    texts = ["Calle Real 3 and 5th Ave and Main St", "Broken Street Light on Oak St", "CALLE MAYOR 3 y AVDA. DE LA PAZ 4",
+             "PRÈS DE L'ÉCOLE", "En Face Du Parc", "FRENTE AL Colegio", "xcalle Real", "rue Haute rue Basse 12",
+             # letters Python's case-insensitive matching equates with i and s, and one whose lower case is longer
+             "caſe CALLE Real", "ıcalle Real", "İstanbul CALLE Real 4", "", "near", "farola rota"]
+    for text in texts:
+        assert scan_places(text) == (without_places(text), extract_location(text)), text
 
 
 def test_street_names_are_not_features():
@@ -40,10 +65,18 @@ def test_place_patterns_in_three_languages():
 
 
 def test_gazetteer_ignores_case_accents_and_abbreviations():
-    streets = Gazetteer(["Calle Real", "Avenida de Andalucía"])
+    streets = Gazetteer(["Calle Real", "Avenida de Andalucía", "Paseo del Río"])
     assert streets.find("farola fundida en C/ REAL nº 7").text == "Calle Real 7"
     assert streets.find("bache en la avda de andalucia").text == "Avenida de Andalucía"
+    assert streets.find("árbol caído en el paseo del rio, 3").text == "Paseo del Río 3"
     assert streets.find("nada que ver") is None
+    assert streets.find("really, real life") is None
+
+
+def test_gazetteer_finds_street_names_in_other_scripts():
+    streets = Gazetteer(["Улица Ленина", "Calle Real"])
+    assert streets.find("фонарь на улица ленина 5 не горит").text == "Улица Ленина 5"
+    assert streets.find("farola en calle real").text == "Calle Real"
 
 
 def test_danger_gives_a_readable_reason():
