@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import threading
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich import box
@@ -22,7 +22,10 @@ from rich.text import Text
 
 from bot.config import SANDBOX_ENV, Config, ConfigError, load_config
 from bot.safe_text import neutralize
-from bot.service import ServiceError, TicketService
+from bot.errors import ServiceError
+
+if TYPE_CHECKING:
+    from bot.service import TicketService
 
 app = typer.Typer(help="citybot: a town hall's service desk on X, Telegram and Mastodon.", no_args_is_help=True, add_completion=False)
 tickets_app = typer.Typer(help="The staff ticket queue.", no_args_is_help=True)
@@ -70,6 +73,8 @@ def build(cfg: Config, with_classifier: bool = True):
 
 
 def service() -> TicketService:
+    from bot.service import TicketService  # not at import: `citybot classify` needs no database
+
     cfg = config()
     application = build(cfg, with_classifier=False)
     return TicketService(application.engine, cfg, application.clock, actor=State.actor or "staff")

@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from bot.clock import Clock
 from bot.config import Config
 from bot.db import transaction
+from bot.errors import ServiceError
 from bot.i18n import close_reason
 from bot.models import CLOSE_REASONS, CLOSED_STATUSES, TICKET_STATUSES, Citizen, Message, OutboxMessage, Staff, Ticket, TicketEvent, unfinished
 from bot.staff_notify import notify_assignee
@@ -25,10 +26,6 @@ from bot.tickets import (
     find_ticket, iso, least_loaded_staff, notify_reporters, overdue_filter,
     record_event, sla_deadline, ticket_json,
 )
-
-
-class ServiceError(Exception):
-    """A staff request that cannot be carried out; the message says why."""
 
 
 class TicketService:

@@ -15,7 +15,7 @@ import unicodedata
 from functools import lru_cache
 
 from classifiers.location import without_places
-from classifiers.text import fold
+from classifiers.text import RUN, fold
 
 # Bump on any change to what `features` produces: models trained on other features are not reused.
 FEATURES_VERSION = 5  # 5: one token per feature (classifiers.model.feature_doc), no tokenizer
@@ -23,7 +23,6 @@ STEM = 5
 CHAR_NGRAMS = (4, 5)
 EMPTY = "^empty^"
 NUMBER = "^num^"
-_TOKEN = re.compile(r"[a-z0-9ñ]+")
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
@@ -41,7 +40,7 @@ def feature_words(text: str) -> list[str]:
 
 def blanked_feature_words(blanked: str) -> list[str]:
     """`feature_words` of a text whose places are already blanked (`without_places`)."""
-    return _TOKEN.findall(fold(blanked))
+    return RUN.findall(fold(blanked))
 
 
 @lru_cache(maxsize=65536)
