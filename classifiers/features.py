@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 
 from classifiers.location import without_places
 from classifiers.text import RUN, fold
@@ -43,7 +42,6 @@ def blanked_feature_words(blanked: str) -> list[str]:
     return RUN.findall(fold(blanked))
 
 
-@lru_cache(maxsize=65536)
 def word_features(word: str) -> tuple[str, ...]:
     """The features one word (from `feature_words`) contributes, in order."""
     if word.isdigit():

@@ -58,3 +58,14 @@ def test_a_sure_guess_decides_and_an_unsure_one_goes_to_lingua():
     assert detect_languages([text], ["en", "de"], [None], "de", [sure_but_wrong]) == ["en"]
     # Among the city's two languages the guess is renormalised: 0.03 / (0.03 + 0.02) = 0.6 < 0.9, unsure.
     assert detect_languages(["le lampadaire de ma rue est en panne"], ["en", "fr"], [None], "en", [sure_but_wrong]) == ["fr"]
+
+
+def test_the_word_cache_stays_bounded_and_answers_the_same(nlp, monkeypatch):
+    import classifiers.bow as bow
+
+    monkeypatch.setattr(bow, "WORD_CACHE", 8)
+    ids = FeatureIds()
+    texts = [f"farola {n} rota en la calle numero{n} palabra{n}" for n in range(50)]
+    first = [ids.ids(text).tolist() for text in texts]
+    assert len(ids._words) <= 8
+    assert [FeatureIds().ids(text).tolist() for text in texts] == first
