@@ -96,22 +96,24 @@ def train(data: list[Example], settings: TrainSettings = TrainSettings(), progre
     # Each textcat keeps the labels it was given (left to itself, it would take every label it sees).
     nlp.config["initialize"]["components"] = {name: {"labels": list(nlp.get_pipe(name).labels)} for name in nlp.pipe_names}
     optimizer = nlp.initialize(lambda: examples)
-    # The category textcat first, alone, then the language one: each update touches one of them.
-    others = [name for name in nlp.pipe_names if name != "textcat"]
+    # The category textcat first, then the language one. Each is updated directly: nlp.update
+    # would copy every example's doc first (two thirds of the training time), which a textcat,
+    # changing no doc, does not need; the updates are the same.
+    textcat = nlp.get_pipe("textcat")
     for epoch in range(settings.epochs):
         rng.shuffle(examples)
         losses: dict[str, float] = {}
         for batch in minibatch(examples, size=settings.batch_size):
-            nlp.update(batch, sgd=optimizer, drop=settings.dropout, losses=losses, exclude=others)
+            textcat.update(batch, sgd=optimizer, drop=settings.dropout, losses=losses)
         if progress:
             progress(epoch + 1, losses.get("textcat", 0.0))
     if LANGUAGE_PIPE in nlp.pipe_names:
-        known = set(nlp.get_pipe(LANGUAGE_PIPE).labels)
-        language_examples = _examples(nlp, [e for e in data if e.lang in known], LANGUAGE_PIPE)
+        language = nlp.get_pipe(LANGUAGE_PIPE)
+        language_examples = _examples(nlp, [e for e in data if e.lang in set(language.labels)], LANGUAGE_PIPE)
         for _ in range(settings.epochs):
             rng.shuffle(language_examples)
             for batch in minibatch(language_examples, size=settings.batch_size):
-                nlp.update(batch, sgd=optimizer, drop=settings.dropout, exclude=["textcat"])
+                language.update(batch, sgd=optimizer, drop=settings.dropout)
     return nlp
 
 
