@@ -111,13 +111,15 @@ def eval_command(data: str = typer.Option(..., "--data", help="JSONL/CSV with te
 
 def classify_command() -> None:
     """Read posts on stdin (JSON lines with `text`, or plain text); write one JSON result per line."""
-    from classifiers.batch import BadLine, classify_lines
+    from classifiers.batch import BadLine, classify_lines, classify_stream
     from classifiers.loader import build_classifier
 
     cli = _cli()
     classifier = build_classifier(cli.config())
     try:
-        for results in classify_lines(classifier, sys.stdin):  # as many lines as have arrived, at most 256
+        stdin = getattr(sys.stdin, "buffer", None)  # bytes, read a chunk at a time; a test may hand in text
+        batches = classify_stream(classifier, stdin) if hasattr(stdin, "read1") else classify_lines(classifier, sys.stdin)
+        for results in batches:  # as many lines as have arrived, at most 1,024
             sys.stdout.write("".join(f"{line}\n" for line in results))
             sys.stdout.flush()
     except BadLine as exc:

@@ -112,3 +112,67 @@ def test_waiting_batches_take_what_has_arrived_up_to_the_size():
 
     with pytest.raises(UnicodeDecodeError):
         list(waiting_batches(broken()))
+
+
+def test_stdin_chunks_split_lines_as_a_text_stdin_would_however_the_bytes_arrive():
+    import io
+
+    from classifiers.batch import stream_chunks
+
+    data = "uno\r\ndos\rtres\nfarola rota en la calle Ñandú\n\n{\"text\": \"été\"}\nsin salto".encode()
+
+    class Trickle(io.BytesIO):  # hands over `step` bytes at a time, splitting "\r\n" and multi-byte letters
+        def __init__(self, data: bytes, step: int) -> None:
+            super().__init__(data)
+            self.step = step
+
+        def read1(self, size: int = -1) -> bytes:
+            return super().read1(min(size, self.step))
+
+    as_text = list(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+    for step in (1, 2, 3, 7, 1 << 16):
+        chunks = list(stream_chunks(Trickle(data, step)))
+        assert [line for chunk in chunks for line in chunk] == as_text
+    with pytest.raises(UnicodeDecodeError):
+        list(stream_chunks(io.BytesIO(b"ok\n\xff\n")))
+
+
+def test_chunks_become_batches_of_at_most_the_size_in_order_then_the_error():
+    from classifiers.batch import waiting_chunk_batches
+
+    def chunks():
+        yield from (["a", "b", "c"], ["d"], ["e", "f", "g", "h", "i"])
+        raise ValueError("broken stdin")
+
+    seen = []
+    with pytest.raises(ValueError, match="broken stdin"):
+        for batch in waiting_chunk_batches(chunks(), size=2):
+            assert 1 <= len(batch) <= 2
+            seen += batch
+    assert seen == list("abcdefghi")
+
+
+def test_citybot_classify_answers_each_line_as_it_arrives(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    import threading
+
+    from tests.conftest import REPO
+
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(tmp_path / "config.yaml"), "classify"],
+                               cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    watchdog = threading.Timer(120, process.kill)  # a hung read fails the test instead of hanging it
+    watchdog.start()
+    try:
+        for text in ("la farola de la calle Real está apagada", "merci beaucoup"):
+            process.stdin.write(f"{text}\n".encode())
+            process.stdin.flush()  # the pipe stays open: the answer must come before any more input
+            answer = json.loads(process.stdout.readline())
+            assert answer["lang"] in ("es", "fr") and set(answer) >= {"category", "is_request", "location"}
+        process.stdin.close()
+        assert process.wait(60) == 0
+    finally:
+        watchdog.cancel()
+        process.kill()
