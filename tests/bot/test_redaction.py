@@ -48,3 +48,8 @@ def test_cli_errors_never_show_the_database_password(config_file, monkeypatch):
     result = CliRunner().invoke(cli, ["--config", str(config_file), "tickets", "list"])
     assert result.exit_code == 2
     assert "database:" in result.stderr and DB_PASSWORD not in result.stderr + result.stdout
+
+
+def test_a_percent_encoded_database_password_is_masked_in_both_forms(cfg, monkeypatch):
+    monkeypatch.setenv("CITYBOT_DATABASE_URL", "postgresql+psycopg://bot:p%40ss%2Fw0rd-long@127.0.0.1:1/nowhere")
+    assert {"p%40ss%2Fw0rd-long", "p@ss/w0rd-long"} <= redaction.secret_values(cfg)
