@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from classifiers.corpus import Example, read_examples  # noqa: E402
-from classifiers.evaluate import Report, evaluate  # noqa: E402
+from classifiers.evaluate import Report, evaluate, predicted_categories  # noqa: E402
 
 DC_FILE = REPO.parent / "shared" / "data" / "dc_seeclickfix_reports.jsonl"
 
@@ -41,9 +41,6 @@ def halves(examples: list[Example], seed: int = 7) -> tuple[list[Example], list[
 def score(classifier, examples: list[Example]) -> tuple[Report, float]:
     """The report on `examples`, and the documents per second it took."""
     started = time.perf_counter()
-    predicted = []
-    for example in examples:
-        result = classifier.classify(example.text, example.lang)
-        predicted.append(result.category if result.is_request and result.category else "none")
+    predicted = predicted_categories(classifier, examples)
     elapsed = time.perf_counter() - started
     return evaluate([e.category for e in examples], predicted), len(examples) / elapsed

@@ -75,7 +75,7 @@ def train_command(
 def eval_command(data: str = typer.Option(..., "--data", help="JSONL/CSV with text and category."),
                  as_json: bool = typer.Option(False, "--json")) -> None:
     """Macro-F1, per-category precision/recall/F1 and a confusion table for the active model."""
-    from classifiers.evaluate import evaluate
+    from classifiers.evaluate import evaluate, predicted_categories
     from classifiers.loader import build_classifier
 
     cli = _cli()
@@ -84,12 +84,7 @@ def eval_command(data: str = typer.Option(..., "--data", help="JSONL/CSV with te
         examples = read_examples(data, {c.code for c in cfg.categories})
     except CorpusError as exc:
         cli.fail(str(exc))
-    classifier = build_classifier(cfg)
-    predicted = []
-    for example in examples:
-        result = classifier.classify(example.text, example.lang)
-        predicted.append(result.category if result.is_request and result.category else "none")
-    report = evaluate([e.category for e in examples], predicted)
+    report = evaluate([e.category for e in examples], predicted_categories(build_classifier(cfg), examples))
     if as_json:
         cli.print_json(report.to_json())
         return

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Sequence
+
+from classifiers.base import classify_all
+from classifiers.corpus import NOT_A_REQUEST, Example
 
 
 @dataclass
@@ -40,3 +44,14 @@ def evaluate(gold: list[str], predicted: list[str]) -> Report:
     macro = sum(v["f1"] for v in per.values()) / len(per) if per else 0.0
     accuracy = sum(pairs[(label, label)] for label in labels) / len(gold) if gold else 0.0
     return Report(macro, accuracy, per, confusion, len(gold), labels)
+
+
+def predicted_categories(classifier, examples: Sequence[Example], batch_size: int = 1024) -> list[str]:
+    """What `classifier` makes of each example, as evaluated: its category, or "none" when it
+    judges the post not a request. Classified a batch at a time (`classify_many` where there is one)."""
+    predicted = []
+    for start in range(0, len(examples), batch_size):
+        batch = examples[start:start + batch_size]
+        results = classify_all(classifier, [e.text for e in batch], [e.lang for e in batch])
+        predicted += [r.category if r.is_request and r.category else NOT_A_REQUEST for r in results]
+    return predicted
