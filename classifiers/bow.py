@@ -29,7 +29,8 @@ Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # feature ids, their counts, 
 
 
 class FeatureIds:
-    """The textcat input of posts: per post, its distinct feature ids with their counts."""
+    """The textcat input of posts: every feature id of each post, and how many each post has.
+    A word's ids are computed once and kept (`WORD_CACHE`); safe to share between threads."""
 
     def __init__(self) -> None:
         self._words: dict[str, np.ndarray] = {}

@@ -18,7 +18,8 @@ from classifiers.text import WORD, words
 
 MIN_CONFIDENCE = 0.6
 # Least probability of the language textcat's best language (among the city's) to skip lingua.
-# Measured on a fifth of our corpus held out, 5 times: 0 wrong of the 94% it was sure of.
+# bench/language_id.py: sure of 98% of our corpus (5-fold), 0.9972 right with lingua for the rest,
+# against 0.9943 for lingua alone.
 GUESS_CONFIDENCE = 0.9
 MAX_CHARS = 240
 SHORT_POST_WORDS = 3  # the start of a post tells its language; the rest only costs time
