@@ -113,7 +113,8 @@ def classify_command() -> None:
     classifier = build_classifier(cli.config())
     try:
         stdin = getattr(sys.stdin, "buffer", None)  # bytes, read a chunk at a time; a test may hand in text
-        batches = classify_stream(classifier, stdin) if hasattr(stdin, "read1") else classify_lines(classifier, sys.stdin)
+        batches = (classify_stream(classifier, stdin, encoding=sys.stdin.encoding or "utf-8") if hasattr(stdin, "read1")
+                   else classify_lines(classifier, sys.stdin))
         for results in batches:  # as many lines as have arrived, at most 1,024
             sys.stdout.write("".join(f"{line}\n" for line in results))
             sys.stdout.flush()

@@ -7,7 +7,6 @@ through `classify_many` 1,024 at a time while a line typed by hand is still answ
 from __future__ import annotations
 
 import codecs
-import io
 import json
 import queue
 import threading
@@ -41,11 +40,13 @@ def parse_line(number: int, line: str) -> tuple[str, str | None] | None:
     return obj["text"], obj.get("lang")
 
 
-def stream_chunks(stream: BinaryIO, encoding: str = "utf-8") -> Iterator[list[str]]:
-    """The lines of a binary stream, as `for line in sys.stdin` gives them (universal newlines,
-    each ending in "\n" but the last), in lists of whatever has arrived: reading never waits for
-    more than the next line, so a line typed by hand is answered at once."""
-    decoder = io.IncrementalNewlineDecoder(codecs.getincrementaldecoder(encoding)(), translate=True)
+def stream_chunks(stream: BinaryIO, encoding: str = "utf-8", errors: str = "replace") -> Iterator[list[str]]:
+    """The lines of a binary stream split as `for line in sys.stdin` splits them on POSIX (at
+    "\n" only, each ending in "\n" but the last; a "\r" stays in its line), in lists of
+    whatever has arrived: reading never waits for more than the next line, so a line typed by
+    hand is answered at once. Bytes that are not `encoding` become U+FFFD by default: a post
+    with one bad byte is still classified."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors)
     pending = ""
     while True:
         data = stream.read1(1 << 16)  # what is there already; blocks only while nothing is
@@ -112,9 +113,9 @@ def classify_lines(classifier, lines: Iterable[str], size: int = BATCH_SIZE) -> 
     return classify_batches(classifier, waiting_batches(lines, size))
 
 
-def classify_stream(classifier, stream: BinaryIO, size: int = BATCH_SIZE) -> Iterator[list[str]]:
+def classify_stream(classifier, stream: BinaryIO, size: int = BATCH_SIZE, encoding: str = "utf-8") -> Iterator[list[str]]:
     """`classify_lines` of the lines of a binary stream (stdin), read a chunk at a time."""
-    return classify_batches(classifier, waiting_chunk_batches(stream_chunks(stream), size))
+    return classify_batches(classifier, waiting_chunk_batches(stream_chunks(stream, encoding), size))
 
 
 def classify_batches(classifier, batches: Iterable[list[str]]) -> Iterator[list[str]]:

@@ -21,6 +21,18 @@ from classifiers.text import RUN, fold
 PIPE_BATCH = 64  # docs alive at once in nlp.pipe (models other than the bag of words)
 
 
+def _well_formed(text: str) -> str:
+    """`text` with any lone surrogate (from a JSON "\\udcff" or undecodable bytes) as "?": lingua
+    and spaCy cannot take one, and one odd post must not stop a batch."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 class SpacyClassifier:
     """Classifies posts with a trained pipeline. `is_request_threshold` is the least P(request)."""
 
@@ -47,7 +59,7 @@ class SpacyClassifier:
         textcats on the whole batch (bag-of-words models straight from feature ids,
         `classifiers.bow`; others through `nlp.pipe`), lingua on the batch's unsure posts at
         once, each pattern run once per post for both the features and the place."""
-        texts = [text or "" for text in texts]
+        texts = [_well_formed(text or "") for text in texts]
         hints = list(lang_hints) if lang_hints is not None else [None] * len(texts)
         if len(hints) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(hints)} language hints")

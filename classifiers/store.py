@@ -32,9 +32,11 @@ log = logging.getLogger(__name__)
 
 
 def fingerprint(examples: list[Example], settings: TrainSettings) -> str:
+    """The model's name: everything it is trained on (the language too, which the language
+    textcat learns), so other inputs never reuse a stored model."""
     digest = hashlib.sha256(json.dumps({**asdict(settings), "features": FEATURES_VERSION}, sort_keys=True).encode())
     for example in examples:
-        digest.update(f"{example.category}\t{example.text}\n".encode())
+        digest.update(f"{example.category}\t{example.lang or ''}\t{example.text}\n".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()[:16]
 
 

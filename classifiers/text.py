@@ -11,14 +11,17 @@ _FOLD_TABLE_LIMIT = 20_000  # distinct characters remembered (a post in any scri
 
 
 class _FoldTable(dict):
-    """`str.translate` table: a character to itself without its accents, filled on first sight.
+    """`str.translate` table: a character to itself without its accents, lower-cased, filled on
+    first sight.
 
     NFKD decomposes each character on its own, and canonical reordering only moves combining
     marks, which are all dropped; so folding character by character equals folding the string.
+    Some letters have no lower case but decompose to one with a capital ("𝐂", "ℝ" become "C",
+    "R"), hence the lower() after the decomposition.
     """
 
     def __missing__(self, code: int) -> str:
-        folded = "".join(c for c in unicodedata.normalize("NFKD", chr(code)) if not unicodedata.combining(c))
+        folded = "".join(c for c in unicodedata.normalize("NFKD", chr(code)) if not unicodedata.combining(c)).lower()
         if len(self) < _FOLD_TABLE_LIMIT:
             self[code] = folded
         return folded
@@ -28,7 +31,7 @@ _FOLD = _FoldTable({ord("ñ"): "ñ"})
 
 
 def fold(text: str) -> str:
-    """Lower-case `text` and strip accents (keeps ñ apart from n)."""
+    """`text` lower-cased, without accents (ñ stays apart from n), in compatibility forms ("ﬁ" is "fi")."""
     text = text.lower()
     return text if text.isascii() else text.translate(_FOLD)
 

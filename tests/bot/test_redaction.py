@@ -53,3 +53,18 @@ def test_cli_errors_never_show_the_database_password(config_file, monkeypatch):
 def test_a_percent_encoded_database_password_is_masked_in_both_forms(cfg, monkeypatch):
     monkeypatch.setenv("CITYBOT_DATABASE_URL", "postgresql+psycopg://bot:p%40ss%2Fw0rd-long@127.0.0.1:1/nowhere")
     assert {"p%40ss%2Fw0rd-long", "p@ss/w0rd-long"} <= redaction.secret_values(cfg)
+
+
+@pytest.mark.parametrize("url, password", [
+    ("postgresql+psycopg://bot:s3cr3t/pass@db:5432/city", "s3cr3t/pass"),  # "/" in the password
+    ("postgresql+psycopg://bot:s3cr#t-pass@db:5432/city", "s3cr#t-pass"),
+    ("postgresql+psycopg://bot:s3cr?t-pass@db:5432/city", "s3cr?t-pass"),
+    ("postgresql+psycopg://bot:[abc]defgh@db:5432/city", "[abc]defgh"),
+    ("postgresql+psycopg://bot:p@ssword99@db:5432/city", "p@ssword99"),  # the URL standard's reading
+])
+def test_every_reading_of_an_odd_database_password_is_masked(url, password):
+    from sqlalchemy.engine import make_url
+
+    found = redaction.database_passwords(url)
+    assert password in found
+    assert make_url(url).password in found  # and SQLAlchemy's reading (masked when long enough)

@@ -34,6 +34,7 @@ def test_folding_drops_accents_keeps_enye_and_other_scripts():
     assert fold("Ελληνικά ά, На улице Ленина, 路灯, 🚧") == "ελληνικα α, на улице ленина, 路灯, 🚧"
     assert fold("ﬁne ① ｆｕｌｌ") == "fine 1 full"  # compatibility forms
     assert fold("a\x00b") == "a\x00b"
+    assert fold("𝐂𝐚𝐥𝐥𝐞 ℝeal") == "calle real"  # no lower case of their own; their decomposition has one
 
 
 def test_one_scan_gives_the_text_without_places_and_the_place():
@@ -71,6 +72,7 @@ def test_gazetteer_ignores_case_accents_and_abbreviations():
     assert streets.find("árbol caído en el paseo del rio, 3").text == "Paseo del Río 3"
     assert streets.find("nada que ver") is None
     assert streets.find("really, real life") is None
+    assert streets.find("Farola rota en 𝐂𝐚𝐥𝐥𝐞 𝐑𝐞𝐚𝐥 12").text == "Calle Real 12"  # styled letters fold to capitals
 
 
 def test_gazetteer_finds_street_names_in_other_scripts():
