@@ -43,7 +43,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-CORPUS = REPO / "classifiers" / "corpus"
 MAX_CHARS = 280
 CITYBOT = [sys.executable, "-c", "from bot.cli import main; main()"]
 
@@ -61,13 +60,9 @@ print(int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 
 
 
 def corpus_rows() -> list[tuple[str, str]]:
-    rows = []
-    for path in sorted(CORPUS.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                obj = json.loads(line)
-                rows.append((" ".join(obj["text"].split()), obj.get("lang") or path.stem.split("_")[0]))
-    return rows
+    from classifiers.corpus import shipped_corpus
+
+    return [(" ".join(example.text.split()), example.lang) for example in shipped_corpus()]
 
 
 def shorten(text: str) -> str:
@@ -191,6 +186,7 @@ def profile(classifier, lines: list[str]) -> None:
 
 def stages(classifier, lines: list[str]) -> None:
     """Each part of `classify_many` timed alone over the same posts, without a profiler's overhead."""
+    from classifiers.batch import parse_line
     from classifiers.features import feature_words
     from classifiers.language import detect_languages
     from classifiers.location import scan_places
@@ -198,9 +194,9 @@ def stages(classifier, lines: list[str]) -> None:
     from classifiers.text import fold
 
     model = classifier._current
-    posts = [json.loads(line) if line.lstrip().startswith("{") else {"text": line} for line in lines]
-    texts = [post["text"] for post in posts]
-    hints = [post.get("lang") for post in posts]
+    posts = [parse_line(number, line) for number, line in enumerate(lines, start=1)]
+    texts = [text for text, _ in posts]
+    hints = [hint for _, hint in posts]
     batches = range(0, len(texts), 256)
     folded = [fold(text) for text in texts]
     parts = {
@@ -224,11 +220,13 @@ def stages(classifier, lines: list[str]) -> None:
 
 def check(classifier, lines: list[str], output: Path) -> None:
     """The CLI's lines equal one-at-a-time classify() on the same posts."""
+    from classifiers.batch import parse_line
+
     produced = output.read_text(encoding="utf-8").splitlines()
     mismatches = 0
     for number, line in enumerate(lines):
-        obj = json.loads(line) if line.lstrip().startswith("{") else {"text": line}
-        expected = json.dumps(classifier.classify(obj["text"], lang_hint=obj.get("lang")).to_json(), ensure_ascii=False)
+        text, hint = parse_line(number + 1, line)
+        expected = json.dumps(classifier.classify(text, lang_hint=hint).to_json(), ensure_ascii=False)
         if produced[number] != expected:
             mismatches += 1
             if mismatches <= 5:

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import (  # noqa: E402
-    PLATFORMS, AnswerCounter, acknowledged, bench_config, bot_env, drop_pg_database, fresh_pg_database,
+    PLATFORMS, AnswerCounter, bench_config, bot_env, drop_pg_database, fresh_pg_database,
     kill_hard, post_burst, start_bot, stop, wait_until,
 )
 
@@ -82,7 +82,8 @@ def run_crash(sandbox_url: str, workdir: Path, posts: int, kills: int, database_
     finally:
         stop(bot)
     report.seconds = round(time.monotonic() - started, 1)
-    report.acks = acknowledged(sandbox_url, burst)
+    answered()  # the replies since the last poll
+    report.acks = answered.per_platform()
     report.unanswered = posts - sum(v["answered"] for v in report.acks.values())
     report.tickets, report.duplicate_tickets, report.messages = database_counts(db_url)
     return report

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import requests  # noqa: E402
 
 from bench.harness import (  # noqa: E402
-    PLATFORMS, acknowledged, bench_config, bot_env, post_burst, start_bot, stop, wait_until, warm_model,
+    PLATFORMS, AnswerCounter, bench_config, bot_env, post_burst, start_bot, stop, wait_until, warm_model,
 )
 
 FAULT_BUDGET = 1_000_000  # failures allowed in total; the rate decides how many happen
@@ -67,16 +67,17 @@ def main() -> None:
         started = time.perf_counter()
         bot = start_bot(config, sandbox.url, env, log)
         try:
-            done = wait_until(lambda: sum(v["answered"] for v in acknowledged(sandbox.url, burst).values()) >= args.posts,
-                              timeout=3600, every=1)
+            answered = AnswerCounter(sandbox.url, burst)
+            done = wait_until(lambda: answered() >= args.posts, timeout=3600, every=1)
             elapsed = time.perf_counter() - started
         finally:
             stop(bot)
         injected = faults_injected(sandbox.url)
         text = log.read_text(errors="replace")
+        answered()  # the replies since the last poll
         result = {
             "posts": args.posts, "rate": args.rate, "all_answered": done, "seconds": round(elapsed, 1),
-            "acks": acknowledged(sandbox.url, burst),
+            "acks": answered.per_platform(),
             "faults_injected": injected,
             "delivery": delivery_retries(workdir / "tickets.db"),
             "fetch_failures_logged": text.count("fetch failed") + text.count("rate limited"),

@@ -176,13 +176,6 @@ def _reply_target(platform: str, item: dict) -> str:
     return target.split(":")[-1] if platform == "telegram" else target
 
 
-def acknowledged(sandbox_url: str, burst: Burst) -> dict[str, dict[str, int]]:
-    """Per platform: how many posts got at least one answer, and how many got more than one (duplicates)."""
-    counter = AnswerCounter(sandbox_url, burst)
-    counter()
-    return counter.per_platform()
-
-
 def wait_until(condition, timeout: float, every: float = 0.5) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import (  # noqa: E402
-    REPO, acknowledged, bench_config, bot_env, post_burst, start_bot, stop, wait_until, warm_model,
+    REPO, AnswerCounter, bench_config, bot_env, post_burst, start_bot, stop, wait_until, warm_model,
 )
 
 
@@ -54,8 +54,8 @@ def main() -> None:
         burst = post_burst(sandbox.url, args.posts)
         bot = start_bot(config, sandbox.url, env, Path(folder) / "bot.log")
         try:
-            done = wait_until(lambda: sum(v["answered"] for v in acknowledged(sandbox.url, burst).values()) >= args.posts,
-                              timeout=3600, every=1)
+            answered = AnswerCounter(sandbox.url, burst)
+            done = wait_until(lambda: answered() >= args.posts, timeout=3600, every=1)
             peak = peak_rss_mb(bot.pid)
         finally:
             stop(bot)

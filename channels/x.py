@@ -213,6 +213,12 @@ def _is_bot(user_id: str, handle: str | None, bot_id: str | None, bot_username: 
 _LANG_NONE = {"und", "zxx", "qme", "qht", "qam", "qst", "art"}
 
 
+def _full_text(tweet: dict) -> Any:
+    """A tweet's whole text: the long-post `note_tweet` text when there is one, else `text`."""
+    note = tweet.get("note_tweet")
+    return note["text"] if isinstance(note, dict) and "text" in note else tweet.get("text")
+
+
 def parse_tweet(
     tweet: dict[str, Any],
     users: dict[str, dict[str, Any]],
@@ -239,9 +245,7 @@ def parse_tweet(
         return None
     if _is_bot(author_id, handle, bot_id, bot_username):
         return None
-    note = tweet.get("note_tweet")
-    raw_text = _text(note["text"] if isinstance(note, dict) and "text" in note
-                     else tweet.get("text"), "text")
+    raw_text = _text(_full_text(tweet), "text")
     raw_text = sanitize_text(html.unescape(raw_text))
     in_reply_to = _replied_to(tweet)
     is_reply = in_reply_to is not None or tweet.get("in_reply_to_user_id") is not None
@@ -672,11 +676,11 @@ class XChannel:
         next_cursor = Cursor(mentions, search, dms).dump() or cursor
         return FetchResult(messages=messages, next_cursor=next_cursor, rejected=batch.rejected)
 
-    def _pages(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Iterator[dict]:
-        """Every page of a timeline, through tweepy's Paginator (pagination/next token)."""
+    def _pages(self, method: Callable[..., Any], *args: Any, max_pages: int = MAX_PAGES, **kwargs: Any) -> Iterator[dict]:
+        """Every page of a timeline (at most `max_pages`), through tweepy's Paginator."""
         tokens: set[str] = set()
         pages = iter(tweepy.Paginator(method, *args, **kwargs))
-        for _ in range(MAX_PAGES):
+        for _ in range(max_pages):
             page = self._call(next, pages, None)
             if page is None:
                 return
@@ -688,7 +692,7 @@ class XChannel:
                 return
             tokens.add(token)
         log.warning("x: %s has more than %d pages; older posts beyond them are skipped",
-                    method.__name__, MAX_PAGES)
+                    method.__name__, max_pages)
 
     def _read_tweets(self, source: str, kind: MessageKind, pages: Iterator[dict],
                      since: str | None, batch: _Batch) -> str | None:
@@ -876,30 +880,24 @@ class XChannel:
             raise
         return SendResult(external_id=delivered[0], extra_ids=tuple(delivered[1:]))
 
-    def _bot_replies(self, since_id: str, max_pages: int = 10) -> dict[str, list[tuple[str, str]]]:
+    def _bot_replies(self, since_id: str) -> dict[str, list[tuple[str, str]]]:
         """The bot's tweets newer than `since_id`, as {replied-to id: [(id, text), ...]}.
 
-        One request per 100 tweets (users/:id/tweets allows 900 per 15 minutes); it runs only
-        for a reply whose earlier attempt may have been accepted unrecorded.
+        One request per 100 tweets (users/:id/tweets allows 900 per 15 minutes), 10 pages at most;
+        it runs only for a reply whose earlier attempt may have been accepted unrecorded.
         """
         replies: dict[str, list[tuple[str, str]]] = {}
-        token = None
-        for _ in range(max_pages):
-            answer = self._call(self._writer.get_users_tweets, self._me(), since_id=since_id, max_results=100,
-                                tweet_fields=["referenced_tweets", "note_tweet"], pagination_token=token,
-                                user_auth=True)
-            for tweet in answer.get("data") or []:
+        pages = self._pages(self._writer.get_users_tweets, self._me(), since_id=since_id, max_results=100,
+                            tweet_fields=["referenced_tweets", "note_tweet"], user_auth=True, max_pages=10)
+        for page in pages:
+            for tweet in _data(page):
                 if not isinstance(tweet, dict):
                     continue
-                note = tweet.get("note_tweet")
-                text = note.get("text") if isinstance(note, dict) else tweet.get("text")
+                text = _full_text(tweet)
                 for ref in tweet.get("referenced_tweets") or []:
                     if isinstance(ref, dict) and ref.get("type") == "replied_to" and isinstance(text, str):
                         replies.setdefault(str(ref.get("id")), []).append(
                             (str(tweet.get("id")), html.unescape(text).strip()))
-            token = (answer.get("meta") or {}).get("next_token")
-            if not token:
-                break
         return replies
 
     def _send_dm(self, message: OutboundMessage) -> SendResult:

@@ -35,10 +35,9 @@ class FeatureIds:
     def __init__(self) -> None:
         self._words: dict[str, np.ndarray] = {}
 
-    def ids(self, text: str, blanked: str | None = None) -> np.ndarray:
-        """The ORTH ids of `features(text)`, in order (the ids spaCy gives those tokens).
-        `blanked`, if given, is `without_places(text)`, already computed."""
-        return self.batch([text], None if blanked is None else [blanked])[0]
+    def ids(self, text: str) -> np.ndarray:
+        """The ORTH ids of `features(text)`, in order (the ids spaCy gives those tokens)."""
+        return self.batch([text])[0]
 
     def batch(self, texts: Sequence[str], blanked: Sequence[str] | None = None) -> Batch:
         """The textcat input for `texts`: every feature id of each text with count 1, and the ids

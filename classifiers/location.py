@@ -56,7 +56,9 @@ def _finditer(pattern: re.Pattern, starts: re.Pattern, text: str, lowered: str) 
 
 
 def scan_places(text: str) -> tuple[str, Location | None]:
-    """(`without_places(text)`, `extract_location(text)`), each pattern run once for both."""
+    """(`without_places(text)`, `extract_location(text)`), each pattern run once for both: the
+    prefixed streets, then the English suffixed ones, blanked in turn; the place is the first
+    match of the first of those patterns (or of the landmarks) that has one."""
     pieces, end, first = [], 0, None
     lowered = text.lower()
     for match in _finditer(_PREFIXED, _PREFIXED_STARTS, text, lowered):
@@ -91,16 +93,12 @@ def without_places(text: str) -> str:
     learn from it. A name at the very start without a number is kept: "Broken Street Light" is a
     title, not a place.
     """
-    return _EN_SUFFIXED.sub(_blank, _PREFIXED.sub(_blank, text))
+    return scan_places(text)[0]
 
 
 def extract_location(text: str) -> Location | None:
     """The first place named in `text`, or None."""
-    for pattern in (_PREFIXED, _EN_SUFFIXED, _LANDMARK):
-        match = pattern.search(text)
-        if match:
-            return Location(text=match.group(0).strip(" ,."))
-    return None
+    return scan_places(text)[1]
 
 
 ABBREVIATIONS = {"calle": ["c/", "c.", "cl"], "avenida": ["avda", "avda.", "av.", "av"], "plaza": ["pza", "pza.", "pl."],

@@ -143,15 +143,15 @@ class ReloadingClassifier:
             self._path = path
         self._stamp = stamp
 
-    def classify(self, text: str, lang_hint: str | None = None) -> Classification:
+    def _model(self):
+        """The current classifier, after a check for a newer active model."""
         with self._lock:
             self._refresh()
-            current = self._current
-        return current.classify(text, lang_hint)
+            return self._current
+
+    def classify(self, text: str, lang_hint: str | None = None) -> Classification:
+        return self._model().classify(text, lang_hint)
 
     def classify_many(self, texts: list[str], lang_hints: list[str | None] | None = None) -> list[Classification]:
         """One model for the whole batch; `classify` of each post, the same results."""
-        with self._lock:
-            self._refresh()
-            current = self._current
-        return classify_all(current, texts, lang_hints)
+        return classify_all(self._model(), texts, lang_hints)

@@ -55,6 +55,8 @@ def database(request, pg_template):
     if pg_template is None:
         pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
     url = fresh_pg_database(template_url=pg_template)
+    if url is None:  # the server answered for the template, so this is a failed copy, not "no server"
+        pytest.fail(f"could not copy the PostgreSQL template {pg_template}")
     yield url
     drop_pg_database(url)
 
