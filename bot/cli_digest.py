@@ -122,7 +122,11 @@ def send(period: str = typer.Option("daily", "--period", help="daily (today) or 
         if not queued:
             cli.out.print(f"{kind} digest {key}: already sent (or nothing to send); nothing posted")
             return
-        stats = Delivery(application.engine, cfg, channels, application.clock).deliver_due()
+        delivery = Delivery(application.engine, cfg, channels, application.clock)
+        try:
+            stats = delivery.deliver_due()
+        finally:
+            delivery.close()
     except ValueError as exc:
         cli.fail(str(exc))
     finally:

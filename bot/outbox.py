@@ -3,7 +3,8 @@
 Several deliverers (threads or processes, each with its own `worker_id`) may share one database.
 A deliverer claims a few due rows in one short transaction by writing its lease on them
 (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: a conditional `UPDATE ... RETURNING`), so two
-deliverers never take the same row. The platform call runs outside any transaction, and its
+deliverers never take the same row. Within a deliverer, each channel is a lane (its own thread,
+its rows in order). The platform call runs outside any transaction, and its
 outcome is recorded in a second short transaction only while the lease is still ours. A crashed
 deliverer's lease expires and the row becomes claimable again; a deliverer starting on the same
 host frees at once the leases of processes there that are gone (kill -9, a crash).
@@ -21,12 +22,15 @@ import logging
 import os
 import random
 import socket
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import func, insert, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -79,6 +83,8 @@ class Delivery:
         self.worker_id = (worker_id or default_worker_id())[:64]
         self.lease_seconds = lease_seconds
         self._orphans_freed = False
+        self._lanes: ThreadPoolExecutor | None = None
+        self._sqlite_lock = threading.Lock()
 
     def free_orphaned_leases(self) -> int:
         """Free the leases held by deliverers of this host whose process is gone; return how many rows."""
@@ -99,20 +105,65 @@ class Delivery:
         return freed
 
     def deliver_due(self, batch: int = 100) -> DeliveryStats:
-        """Claim and try up to `batch` due rows, oldest first, each at most once per call."""
-        stats = DeliveryStats()
+        """Claim and try up to `batch` due rows per channel, oldest first, each at most once per call.
+
+        Each channel with due rows is a lane: its rows go out one after another, in order, while
+        the other channels' lanes send in their own threads (so one platform's round trips do not
+        wait for another's). An adapter is only ever used by one lane at a time.
+        """
         if not self._orphans_freed:
             self.free_orphaned_leases()
             self._orphans_freed = True
+        lanes = self._due_channels()
+        if len(lanes) <= 1:
+            return self._deliver_lane(lanes, batch)
+        if self._lanes is None:
+            self._lanes = ThreadPoolExecutor(max_workers=len(self.channels), thread_name_prefix="outbox-lane")
+        results = [self._lanes.submit(self._deliver_lane, [name], batch) for name in lanes]
+        stats = DeliveryStats()
+        for result in results:
+            lane = result.result()
+            for name in ("sent", "retried", "dead", "lost"):
+                setattr(stats, name, getattr(stats, name) + getattr(lane, name))
+        return stats
+
+    def _deliver_lane(self, channels: list[str], batch: int) -> DeliveryStats:
+        stats = DeliveryStats()
+        if not channels:
+            return stats
         seen: list[int] = []
         while len(seen) < batch:
-            claimed = self.claim(min(CLAIM_SIZE, batch - len(seen)), exclude=seen)
+            claimed = self.claim(min(CLAIM_SIZE, batch - len(seen)), exclude=seen, channels=channels)
             if not claimed:
                 break
             for item in claimed:
                 seen.append(item.row.id)
                 self._deliver(item, stats)
         return stats
+
+    def _due_channels(self) -> list[str]:
+        """The channels (with an adapter here) that have a row to claim now."""
+        now = self.clock.now()
+        with self._database():
+            with transaction(self.engine) as session:
+                return list(session.exec(select(OutboxMessage.channel).distinct().where(
+                    *self._due(now, list(self.channels)))).all())
+
+    @staticmethod
+    def _due(now: datetime, channels: list[str]) -> tuple:
+        return (OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now,
+                OutboxMessage.channel.in_(channels),
+                or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now))
+
+    def _database(self):
+        """Held around each transaction of a lane on SQLite, so lanes never race for its write lock."""
+        return self._sqlite_lock if self.engine.dialect.name == "sqlite" else nullcontext()
+
+    def close(self) -> None:
+        """Stop the lane threads (idempotent)."""
+        if self._lanes is not None:
+            self._lanes.shutdown(wait=True)
+            self._lanes = None
 
     def next_due(self) -> datetime | None:
         """When the earliest pending row for an available channel may next be claimed."""
@@ -127,21 +178,19 @@ class Delivery:
         return min(times) if times else None
 
     # -- claiming ------------------------------------------------------------------
-    def claim(self, limit: int, exclude: Sequence[int] = ()) -> list[Claimed]:
-        """Lease up to `limit` due rows to this deliverer, in one short transaction.
+    def claim(self, limit: int, exclude: Sequence[int] = (), channels: Sequence[str] | None = None) -> list[Claimed]:
+        """Lease up to `limit` due rows of `channels` (default: every channel here) to this deliverer.
 
-        A row is due when pending, its `next_attempt_at` has come and nobody holds a live lease.
-        Two deliverers calling this at once never get the same row.
+        One short transaction. A row is due when pending, its `next_attempt_at` has come and
+        nobody holds a live lease. Two deliverers calling this at once never get the same row.
         """
         now = self.clock.now()
-        due = (OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now,
-               OutboxMessage.channel.in_(list(self.channels)),
-               or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now))
+        due = self._due(now, list(channels if channels is not None else self.channels))
         candidates = select(OutboxMessage.id, OutboxMessage.lease_owner).where(*due).order_by(OutboxMessage.id).limit(limit)
         if exclude:
             candidates = candidates.where(OutboxMessage.id.not_in(list(exclude)))
         lease = {"lease_owner": self.worker_id, "lease_until": now + timedelta(seconds=self.lease_seconds)}
-        with transaction(self.engine) as session:
+        with self._database(), transaction(self.engine) as session:
             if self.engine.dialect.name == "postgresql":
                 # Rows another deliverer is claiming right now are skipped, not waited for.
                 candidates = candidates.with_for_update(skip_locked=True)
@@ -202,20 +251,21 @@ class Delivery:
                 outcome: str | None = None) -> None:
         """Write the outcome and the newly posted parts, only while this deliverer still holds the row."""
         row = item.row
-        with transaction(self.engine) as session:
-            changed = session.execute(
+        # A Core connection, not an ORM session: this runs once per delivered reply.
+        with self._database(), self.engine.begin() as conn:
+            changed = conn.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == self.worker_id,
                        OutboxMessage.state == "pending")
-                .values(lease_owner=None, lease_until=None, **values)
-                .execution_options(synchronize_session=False)).rowcount
+                .values(lease_owner=None, lease_until=None, **values)).rowcount
             if changed != 1:
                 log.warning("outbox %s: no longer held by %s; its outcome was not recorded", row.id, self.worker_id)
                 stats.lost += 1
                 return
-            for external_id in dict.fromkeys(posted):
-                if external_id not in item.parts:
-                    session.add(ReplyPart(channel=row.channel, external_id=external_id, outbox_id=row.id))
+            new_parts = [{"channel": row.channel, "external_id": external_id, "outbox_id": row.id}
+                         for external_id in dict.fromkeys(posted) if external_id not in item.parts]
+            if new_parts:
+                conn.execute(insert(ReplyPart), new_parts)
         outcome = outcome or ("dead" if values.get("state") == "dead" else "retried")
         setattr(stats, outcome, getattr(stats, outcome) + 1)
 

@@ -81,7 +81,7 @@ class Pipeline:
         ).first()
         if existing is not None:
             return Outcome("duplicate")
-        citizen = self._upsert_citizen(session, inbound)
+        citizen, new_citizen = self._upsert_citizen(session, inbound)
         message = self._store_message(session, inbound, citizen)
         text = inbound.text.strip()
 
@@ -110,13 +110,15 @@ class Pipeline:
                 queue_reply(session, self.clock, message, citizen, render(self.cfg, "not_request", result.lang), "not_request")
                 replies = 1
             return Outcome("not_request", replies=replies)
-        return self._new_ticket(session, message, citizen, result)
+        return self._new_ticket(session, message, citizen, result, first_post=new_citizen)
 
-    def _upsert_citizen(self, session: Session, inbound: InboundMessage) -> Citizen:
+    def _upsert_citizen(self, session: Session, inbound: InboundMessage) -> tuple[Citizen, bool]:
+        """The post's author, and whether they are new (this transaction adds them)."""
         citizen = session.exec(
             select(Citizen).where(Citizen.channel == inbound.channel, Citizen.external_user_id == inbound.author_id)
         ).first()
-        if citizen is None:
+        created = citizen is None
+        if created:
             citizen = Citizen(channel=inbound.channel, external_user_id=inbound.author_id, created_at=self.clock.now())
             session.add(citizen)
         citizen.handle = inbound.author_handle or citizen.handle
@@ -124,7 +126,7 @@ class Pipeline:
         if citizen.language is None and hint in self.cfg.city.languages:
             citizen.language = hint
         session.flush()
-        return citizen
+        return citizen, created
 
     def _store_message(self, session: Session, inbound: InboundMessage, citizen: Citizen) -> Message:
         message = Message(
@@ -225,10 +227,10 @@ class Pipeline:
         if message.lat is not None and message.lon is not None:
             ticket.lat, ticket.lon = message.lat, message.lon
 
-    def _tell_assignee(self, session: Session, ticket: Ticket) -> None:
-        """A routed ticket's assignee hears of it by DM, in the same transaction."""
+    def _tell_assignee(self, session: Session, ticket: Ticket, report: Message) -> None:
+        """A routed ticket's assignee hears of it by DM, in the same transaction. `report` is its only post."""
         if ticket.assignee:
-            notify_assignee(session, self.cfg, self.clock, ticket)
+            notify_assignee(session, self.cfg, self.clock, ticket, reports=[report])
 
     def _over_hourly_limit(self, session: Session, citizen: Citizen, ticket: Ticket) -> bool:
         """More than `privacy.max_tickets_per_hour` new tickets from one citizen: the rest wait in triage."""
@@ -240,7 +242,12 @@ class Pipeline:
         ).one()
         return opened >= self.cfg.privacy.max_tickets_per_hour
 
-    def _new_ticket(self, session: Session, message: Message, citizen: Citizen, result) -> Outcome:
+    def _new_ticket(self, session: Session, message: Message, citizen: Citizen, result, first_post: bool = False) -> Outcome:
+        """A ticket for `message`, routed unless unsure or flooding. `first_post`: the citizen was new.
+
+        The rows it adds are flushed together at commit (no autoflush): none of its queries
+        needs them, and one flush batches the inserts.
+        """
         now = self.clock.now()
         confident = result.category is not None and result.confidence >= self.cfg.classification.min_confidence
         category = self.cfg.category(result.category) if result.category else None
@@ -259,20 +266,21 @@ class Pipeline:
         self._apply_attachments(ticket, message)
         session.add(ticket)
         session.flush()
-        ticket.ref = f"{self.cfg.city.ticket_prefix}-{ticket.id}"
-        message.ticket_id = ticket.id
-        message.role = "report"
-        record_event(session, self.clock, ticket, "bot", "created", category=ticket.category, confidence=ticket.confidence, priority=ticket.priority, priority_reason=ticket.priority_reason)
-        flooding = self._over_hourly_limit(session, citizen, ticket)
-        if flooding:
-            record_event(session, self.clock, ticket, "bot", "rate_limited", limit=self.cfg.privacy.max_tickets_per_hour)
-        if confident and not flooding:
-            ticket.department = category.department
-            ticket.assignee = least_loaded_staff(session, category.department)
-            ticket.status = "open" if ticket.assignee else "new"
-            if ticket.assignee:
-                record_event(session, self.clock, ticket, "bot", "assigned", assignee=ticket.assignee, department=ticket.department)
-        sla_deadline(self.cfg, ticket)
-        queue_reply(session, self.clock, message, citizen, render(self.cfg, "ack", self._lang(citizen), ticket), "ack", ticket)
-        self._tell_assignee(session, ticket)
+        with session.no_autoflush:
+            ticket.ref = f"{self.cfg.city.ticket_prefix}-{ticket.id}"
+            message.ticket_id = ticket.id
+            message.role = "report"
+            record_event(session, self.clock, ticket, "bot", "created", category=ticket.category, confidence=ticket.confidence, priority=ticket.priority, priority_reason=ticket.priority_reason)
+            flooding = not first_post and self._over_hourly_limit(session, citizen, ticket)
+            if flooding:
+                record_event(session, self.clock, ticket, "bot", "rate_limited", limit=self.cfg.privacy.max_tickets_per_hour)
+            if confident and not flooding:
+                ticket.department = category.department
+                ticket.assignee = least_loaded_staff(session, category.department)
+                ticket.status = "open" if ticket.assignee else "new"
+                if ticket.assignee:
+                    record_event(session, self.clock, ticket, "bot", "assigned", assignee=ticket.assignee, department=ticket.department)
+            sla_deadline(self.cfg, ticket)
+            queue_reply(session, self.clock, message, citizen, render(self.cfg, "ack", self._lang(citizen), ticket), "ack", ticket)
+            self._tell_assignee(session, ticket, message)
         return Outcome("ticket", ticket.ref, 1, {"status": ticket.status})

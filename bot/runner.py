@@ -196,6 +196,7 @@ class Runner:
                 stop.wait(min([1.0] + [max(0.0, t - time.monotonic()) for t in resume_at.values()]))
 
     def close(self) -> None:
+        self.delivery.close()
         for owner in self.cursor_owners.values():
             try:
                 owner.release()

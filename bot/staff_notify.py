@@ -12,7 +12,7 @@ from sqlmodel import Session
 from bot.clock import Clock
 from bot.config import Config
 from bot.i18n import promised_date, status_name
-from bot.models import OutboxMessage, Ticket
+from bot.models import Message, OutboxMessage, Ticket
 from bot.safe_text import neutralize
 from bot.staff_text import staff_text
 from bot.tickets import queue_staff_dm, report_messages
@@ -37,8 +37,12 @@ def place(ticket: Ticket) -> str:
     return " ".join(parts) or "—"
 
 
-def ticket_brief(session: Session, cfg: Config, ticket: Ticket, headline: str) -> tuple[str, list[str]]:
-    """(DM text, media paths): `headline` key of bot.staff_text, then place, report, date and commands."""
+def ticket_brief(session: Session, cfg: Config, ticket: Ticket, headline: str,
+                 reports: list[Message] | None = None) -> tuple[str, list[str]]:
+    """(DM text, media paths): `headline` key of bot.staff_text, then place, report, date and commands.
+
+    `reports` are the ticket's report messages when the caller has them (default: read them).
+    """
     lang = cfg.city.language
     promised = promised_date(ticket.expected_at, lang, cfg.city.timezone)
     fields = {
@@ -46,7 +50,8 @@ def ticket_brief(session: Session, cfg: Config, ticket: Ticket, headline: str) -
         "status": status_name(ticket.status, lang), "assignee": ticket.assignee or staff_text("unassigned", lang),
     }
     lines = [staff_text(headline, lang, **fields), staff_text("place", lang, place=place(ticket))]
-    reports = report_messages(session, ticket)
+    if reports is None:
+        reports = report_messages(session, ticket)
     text = next((m.text for m in reports if m.ticket_id == ticket.id and m.text.strip()), "")
     if text:
         quote = neutralize(text, single_line=True)
@@ -58,14 +63,15 @@ def ticket_brief(session: Session, cfg: Config, ticket: Ticket, headline: str) -
 
 
 def notify_staff(session: Session, cfg: Config, clock: Clock, ticket: Ticket, staff_name: str | None,
-                 headline: str, purpose: str) -> OutboxMessage | None:
+                 headline: str, purpose: str, reports: list[Message] | None = None) -> OutboxMessage | None:
     """Queue the brief to `staff_name`; None when there is nobody or they have no reachable channel."""
     if not staff_name:
         return None
-    text, media = ticket_brief(session, cfg, ticket, headline)
+    text, media = ticket_brief(session, cfg, ticket, headline, reports)
     return queue_staff_dm(session, cfg, clock, staff_name, text, purpose, ticket=ticket, media=media)
 
 
-def notify_assignee(session: Session, cfg: Config, clock: Clock, ticket: Ticket, headline: str = "assigned") -> OutboxMessage | None:
+def notify_assignee(session: Session, cfg: Config, clock: Clock, ticket: Ticket, headline: str = "assigned",
+                    reports: list[Message] | None = None) -> OutboxMessage | None:
     """Tell the ticket's assignee (purpose `staff_<headline>`)."""
-    return notify_staff(session, cfg, clock, ticket, ticket.assignee, headline, f"staff_{headline}")
+    return notify_staff(session, cfg, clock, ticket, ticket.assignee, headline, f"staff_{headline}", reports)

@@ -16,16 +16,14 @@ from bot.sla import calendar_for
 
 def least_loaded_staff(session: Session, department: str) -> str | None:
     """The active staff member of `department` with the fewest unfinished tickets (ties: by name)."""
-    staff = session.exec(select(Staff.name).where(Staff.department == department, Staff.active)).all()
-    if not staff:
-        return None
     load = (
-        select(Ticket.assignee, func.count(Ticket.id))
-        .where(Ticket.assignee.in_(staff), unfinished())
-        .group_by(Ticket.assignee)
+        select(Staff.name, func.count(Ticket.id))
+        .outerjoin(Ticket, (Ticket.assignee == Staff.name) & unfinished())
+        .where(Staff.department == department, Staff.active)
+        .group_by(Staff.name)
     )
-    counts = dict(session.exec(load).all())
-    return min(sorted(staff), key=lambda name: counts.get(name, 0))
+    counts = session.exec(load).all()
+    return min(sorted(counts), key=lambda row: row[1])[0] if counts else None
 
 
 def sla_deadline(cfg: Config, ticket: Ticket) -> None:

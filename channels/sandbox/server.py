@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import logging
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -74,9 +75,37 @@ def _redact(path: str) -> str:
 
 
 class _QuietHTTPServer(ThreadingHTTPServer):
-    """A client that hangs up mid-answer (a long poll at shutdown) is normal, not an error to print."""
+    """Keeps connections alive, as the platforms do, and drops every one of them on `close_connections`.
+
+    A client that hangs up mid-answer (a long poll at shutdown) is normal, not an error to print.
+    """
 
     daemon_threads = True
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request, client_address) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Hang up on every open connection, so a stopped sandbox answers nothing more."""
+        with self._open_lock:
+            connections = list(self._open)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already gone
 
     def handle_error(self, request, client_address) -> None:
         import sys
@@ -136,6 +165,7 @@ class SandboxServer:
             self._thread.join(timeout=5)
             self._thread = None
         self._httpd.server_close()
+        self._httpd.close_connections()
 
     def __enter__(self) -> SandboxServer:
         return self.start()
@@ -196,12 +226,18 @@ class _Handler(BaseHTTPRequestHandler):
     """Turns each HTTP request into a `Request` and writes back the `Response`."""
 
     server_version = "citybot-sandbox/1"
-    protocol_version = "HTTP/1.0"  # one request per connection: nothing lingers on stop
+    # Keep-alive, as the real APIs: a connection serves request after request. A streamed body
+    # and a dropped answer end their connection. No Nagle delay between headers and body.
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def _serve(self) -> None:
         split = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            body = self._read_chunked()
+        else:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
         request = Request(
             method=self.command,
             path=split.path,
@@ -217,8 +253,11 @@ class _Handler(BaseHTTPRequestHandler):
                 {"ok": False, "error_code": 500, "description": f"sandbox error: {exc}"}, 500
             )
         if getattr(response, "drop", False):  # a fake simulating an answer lost on the way
+            self.close_connection = True
             return  # close the connection without writing a byte
         stream = getattr(response, "stream", None)  # an iterable of bytes: a long-lived body (SSE)
+        if stream is not None:
+            self.close_connection = True  # no length: the body ends when the connection does
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         if stream is None:
@@ -233,6 +272,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
         else:
             self._write_stream(stream)
+
+    def _read_chunked(self) -> bytes:
+        """A chunked request body (the connection stays usable for the next request)."""
+        parts = []
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(parts)
+            parts.append(self.rfile.read(size))
+            self.rfile.readline()  # the CRLF after each chunk
 
     def _write_stream(self, chunks) -> None:
         """Write a streamed body chunk by chunk until it ends or the client hangs up."""

@@ -330,3 +330,54 @@ def test_leases_of_a_live_process_are_kept(app, clock):
 
 def this_host():
     return socket.gethostname()[:40]
+
+
+class GatedChannel(RecordingChannel):
+    """Each send waits (up to 5 s) for `gate`; records whether it had opened in time."""
+
+    def __init__(self, gate: threading.Event) -> None:
+        super().__init__()
+        self.gate = gate
+        self.waited_in_vain = 0
+
+    def send(self, message):
+        if not self.gate.wait(5):
+            self.waited_in_vain += 1
+        return super().send(message)
+
+
+class OpeningChannel(RecordingChannel):
+    """Opens `gate` once it has sent `count` replies."""
+
+    def __init__(self, gate: threading.Event, count: int) -> None:
+        super().__init__()
+        self.gate, self.count = gate, count
+
+    def send(self, message):
+        result = super().send(message)
+        if len(self.sent) == self.count:
+            self.gate.set()
+        return result
+
+
+def test_each_channel_is_a_lane_that_does_not_wait_for_another(app):
+    """Telegram's sends block until X has sent all of its own: only lanes side by side get there."""
+    no_staff_dms(app.cfg)
+    pipeline = Pipeline(app.engine, app.cfg, app.classifier, app.clock)
+    for n in range(3):
+        pipeline.process(post(f"farola apagada en la calle Real {n}", user=f"t{n}"))
+        pipeline.process(post(f"bache en la calle Mayor {n}", user=f"x{n}", channel="x", external_id=f"x{n}",
+                              conversation_id=f"x{n}"))
+    gate = threading.Event()
+    telegram, x = GatedChannel(gate), OpeningChannel(gate, count=3)
+    delivery = Delivery(app.engine, app.cfg, {"telegram": telegram, "x": x}, app.clock, random.Random(1))
+    try:
+        stats = delivery.deliver_due()
+    finally:
+        delivery.close()
+    assert stats.sent == 6 and telegram.waited_in_vain == 0
+    with transaction(app.engine) as s:
+        rows = s.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert {r.state for r in rows} == {"sent"}
+    for channel, name in ((telegram, "telegram"), (x, "x")):  # each lane keeps its rows' order
+        assert [m.idempotency_key for m in channel.sent] == [f"citybot-outbox-{r.id}" for r in rows if r.channel == name]

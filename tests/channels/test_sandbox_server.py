@@ -1,0 +1,80 @@
+"""The sandbox's HTTP layer: keep-alive connections as the platforms have, and a stop that hangs up on them."""
+
+import json
+import socket
+
+import httpx
+import pytest
+
+from channels.sandbox.server import SandboxServer
+
+
+def _connect(sandbox: SandboxServer) -> socket.socket:
+    host, port = sandbox.url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=5)
+
+
+def _answer(connection: socket.socket) -> bytes:
+    """One whole response (headers and a Content-Length body) read off `connection`."""
+    def more() -> bytes:
+        received = connection.recv(65536)
+        if not received:
+            raise ConnectionError("the sandbox closed the connection")
+        return received
+
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += more()
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+    while len(body) < length:
+        body += more()
+    return head + b"\r\n\r\n" + body
+
+
+def test_one_connection_serves_request_after_request():
+    with SandboxServer(port=0) as sandbox, httpx.Client(base_url=sandbox.url) as http:
+        ports = set()
+        for _ in range(3):
+            answer = http.get("/_sandbox/platforms")
+            assert answer.status_code == 200
+            ports.add(answer.extensions["network_stream"].get_extra_info("client_addr")[1])
+        assert len(ports) == 1  # the same client socket each time
+
+
+def test_a_chunked_body_is_read_whole_and_the_connection_goes_on():
+    with SandboxServer(port=0) as sandbox:
+        connection = _connect(sandbox)
+        body = b'{"user": "vecina", "text": "farola apagada"}'
+        chunked = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:10], body[10:])) + b"0\r\n\r\n"
+        connection.sendall(b"POST /_sandbox/telegram/inbound HTTP/1.1\r\nHost: sandbox\r\n"
+                           b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked)
+        assert b" 200 " in _answer(connection).split(b"\r\n")[0]
+        connection.sendall(b"GET /botsandbox-token/getUpdates HTTP/1.1\r\nHost: sandbox\r\n\r\n")
+        updates = json.loads(_answer(connection).split(b"\r\n\r\n", 1)[1])["result"]
+        connection.close()
+        assert [u["message"]["text"].split(" ", 1)[1] for u in updates] == ["farola apagada"]
+
+
+def test_a_stopped_sandbox_hangs_up_on_open_connections():
+    sandbox = SandboxServer(port=0).start()
+    connection = _connect(sandbox)
+    connection.sendall(b"GET /_sandbox/platforms HTTP/1.1\r\nHost: sandbox\r\n\r\n")
+    assert _answer(connection).startswith(b"HTTP/1.1 200")
+    sandbox.stop()
+    try:
+        connection.sendall(b"GET /_sandbox/platforms HTTP/1.1\r\nHost: sandbox\r\n\r\n")
+        assert connection.recv(65536) == b""  # closed, no answer from a stopped sandbox
+    except OSError:
+        pass  # reset: also no answer
+    finally:
+        connection.close()
+
+
+def test_a_client_sees_a_stopped_sandbox_as_down():
+    sandbox = SandboxServer(port=0).start()
+    with httpx.Client(base_url=sandbox.url) as http:
+        assert http.get("/_sandbox/platforms").status_code == 200
+        sandbox.stop()
+        with pytest.raises(httpx.TransportError):
+            http.get("/_sandbox/platforms")
