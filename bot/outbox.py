@@ -24,7 +24,7 @@ import random
 import socket
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -85,6 +85,7 @@ class Delivery:
         self._orphans_freed = False
         self._lanes: ThreadPoolExecutor | None = None
         self._sqlite_lock = threading.Lock()
+        self._stopping = threading.Event()
 
     def free_orphaned_leases(self) -> int:
         """Free the leases held by deliverers of this host whose process is gone; return how many rows."""
@@ -108,9 +109,12 @@ class Delivery:
         """Claim and try up to `batch` due rows per channel, oldest first, each at most once per call.
 
         Each channel with due rows is a lane: its rows go out one after another, in order, while
-        the other channels' lanes send in their own threads (so one platform's round trips do not
-        wait for another's). An adapter is only ever used by one lane at a time.
+        the other channels' lanes send in their own threads (so within a call one platform's round
+        trips do not wait for another's). The call returns when every lane has finished, so an
+        adapter is only ever used by one lane at a time; if a lane failed, its error is raised then.
+        An interrupt (Ctrl-C) stops every lane after the send in flight.
         """
+        self._stopping.clear()
         if not self._orphans_freed:
             self.free_orphaned_leases()
             self._orphans_freed = True
@@ -120,11 +124,21 @@ class Delivery:
         if self._lanes is None:
             self._lanes = ThreadPoolExecutor(max_workers=len(self.channels), thread_name_prefix="outbox-lane")
         results = [self._lanes.submit(self._deliver_lane, [name], batch) for name in lanes]
+        try:
+            wait(results)
+        except BaseException:  # KeyboardInterrupt while the lanes send
+            self._stopping.set()
+            wait(results)
+            raise
         stats = DeliveryStats()
+        errors = [result.exception() for result in results if result.exception() is not None]
         for result in results:
-            lane = result.result()
-            for name in ("sent", "retried", "dead", "lost"):
-                setattr(stats, name, getattr(stats, name) + getattr(lane, name))
+            if result.exception() is None:
+                lane = result.result()
+                for name in ("sent", "retried", "dead", "lost"):
+                    setattr(stats, name, getattr(stats, name) + getattr(lane, name))
+        if errors:
+            raise errors[0]
         return stats
 
     def _deliver_lane(self, channels: list[str], batch: int) -> DeliveryStats:
@@ -132,14 +146,27 @@ class Delivery:
         if not channels:
             return stats
         seen: list[int] = []
-        while len(seen) < batch:
+        while len(seen) < batch and not self._stopping.is_set():
             claimed = self.claim(min(CLAIM_SIZE, batch - len(seen)), exclude=seen, channels=channels)
             if not claimed:
                 break
-            for item in claimed:
+            for number, item in enumerate(claimed):
+                if self._stopping.is_set():
+                    self._release(claimed[number:])
+                    break
                 seen.append(item.row.id)
                 self._deliver(item, stats)
         return stats
+
+    def _release(self, items: Sequence[Claimed]) -> None:
+        """Give back rows claimed but not tried (a stop): due again at once for any deliverer."""
+        with self._database(), self.engine.begin() as conn:
+            for item in items:
+                conn.execute(update(OutboxMessage).where(
+                    OutboxMessage.id == item.row.id, OutboxMessage.lease_owner == self.worker_id,
+                    OutboxMessage.state == "pending").values(
+                    # a row an earlier deliverer may have sent keeps an owner, so the next claim knows it
+                    lease_owner=self.worker_id if item.maybe_sent else None, lease_until=None))
 
     def _due_channels(self) -> list[str]:
         """The channels (with an adapter here) that have a row to claim now."""
@@ -160,9 +187,10 @@ class Delivery:
         return self._sqlite_lock if self.engine.dialect.name == "sqlite" else nullcontext()
 
     def close(self) -> None:
-        """Stop the lane threads (idempotent)."""
+        """Stop the lane threads after the sends in flight (idempotent)."""
+        self._stopping.set()
         if self._lanes is not None:
-            self._lanes.shutdown(wait=True)
+            self._lanes.shutdown(wait=True, cancel_futures=True)
             self._lanes = None
 
     def next_due(self) -> datetime | None:

@@ -234,7 +234,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         split = urlsplit(self.path)
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            body = self._read_chunked()
+            try:
+                body = self._read_chunked()
+            except ValueError as exc:
+                self.close_connection = True
+                self.send_error(400, f"bad chunked body: {exc}")
+                return
         else:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
@@ -274,15 +279,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._write_stream(stream)
 
     def _read_chunked(self) -> bytes:
-        """A chunked request body (the connection stays usable for the next request)."""
+        """A chunked request body (the connection stays usable for the next request).
+
+        Raises ValueError for a malformed or cut-off body.
+        """
         parts = []
         while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            line = self.rfile.readline()
+            if not line:
+                raise ValueError("the body ends before its last chunk")
+            size = int(line.split(b";")[0].strip(), 16)  # ValueError when not hexadecimal
             if size == 0:
                 while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                     pass  # trailers
                 return b"".join(parts)
-            parts.append(self.rfile.read(size))
+            part = self.rfile.read(size)
+            if len(part) < size:
+                raise ValueError("the body ends inside a chunk")
+            parts.append(part)
             self.rfile.readline()  # the CRLF after each chunk
 
     def _write_stream(self, chunks) -> None:

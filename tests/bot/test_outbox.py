@@ -381,3 +381,69 @@ def test_each_channel_is_a_lane_that_does_not_wait_for_another(app):
     assert {r.state for r in rows} == {"sent"}
     for channel, name in ((telegram, "telegram"), (x, "x")):  # each lane keeps its rows' order
         assert [m.idempotency_key for m in channel.sent] == [f"citybot-outbox-{r.id}" for r in rows if r.channel == name]
+
+
+class Boom(BaseException):
+    """Not an Exception: escapes `_deliver` as a bug in a lane would."""
+
+
+class ExplodingChannel(RecordingChannel):
+    def send(self, message):
+        raise Boom("lane broke")
+
+
+def queue_on_two_channels(app, count=3):
+    no_staff_dms(app.cfg)
+    pipeline = Pipeline(app.engine, app.cfg, app.classifier, app.clock)
+    for n in range(count):
+        pipeline.process(post(f"farola apagada en la calle Real {n}", user=f"t{n}"))
+        pipeline.process(post(f"bache en la calle Mayor {n}", user=f"x{n}", channel="x", external_id=f"x{n}",
+                              conversation_id=f"x{n}"))
+
+
+def test_a_failing_lane_raises_only_after_the_other_lanes_finished(app):
+    queue_on_two_channels(app)
+    x = RecordingChannel()
+    delivery = Delivery(app.engine, app.cfg, {"telegram": ExplodingChannel(), "x": x}, app.clock, random.Random(1))
+    try:
+        with pytest.raises(Boom):
+            delivery.deliver_due()
+        assert len(x.sent) == 3  # X's lane had finished before the error came out
+    finally:
+        delivery.close()
+
+
+class PausingChannel(RecordingChannel):
+    """The first send signals `started` and waits for `resume`."""
+
+    def __init__(self, started: threading.Event, resume: threading.Event) -> None:
+        super().__init__()
+        self.started, self.resume = started, resume
+
+    def send(self, message):
+        if not self.sent:
+            self.started.set()
+            self.resume.wait(5)
+        return super().send(message)
+
+
+def test_close_stops_the_lanes_after_the_send_in_flight_and_gives_back_the_rest(app):
+    queue_on_two_channels(app, count=4)
+    started, resume = threading.Event(), threading.Event()
+    telegram, x = PausingChannel(started, resume), RecordingChannel()
+    delivery = Delivery(app.engine, app.cfg, {"telegram": telegram, "x": x}, app.clock, random.Random(1))
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.setdefault("stats", delivery.deliver_due()))
+    worker.start()
+    assert started.wait(5)
+    closing = threading.Thread(target=delivery.close)
+    closing.start()
+    resume.set()
+    closing.join(10)
+    worker.join(10)
+    assert not closing.is_alive() and not worker.is_alive()
+    assert len(telegram.sent) == 1  # the send in flight finished; no other Telegram row was tried
+    with transaction(app.engine) as s:
+        left = s.exec(select(OutboxMessage).where(OutboxMessage.channel == "telegram",
+                                                  OutboxMessage.state == "pending")).all()
+    assert len(left) == 3 and all(r.lease_until is None and r.lease_owner is None for r in left)

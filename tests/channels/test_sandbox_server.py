@@ -78,3 +78,12 @@ def test_a_client_sees_a_stopped_sandbox_as_down():
         sandbox.stop()
         with pytest.raises(httpx.TransportError):
             http.get("/_sandbox/platforms")
+
+
+def test_a_malformed_chunked_body_is_answered_400():
+    with SandboxServer(port=0) as sandbox:
+        connection = _connect(sandbox)
+        connection.sendall(b"POST /_sandbox/telegram/inbound HTTP/1.1\r\nHost: sandbox\r\n"
+                           b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
+        assert _answer(connection).split(b"\r\n")[0].startswith(b"HTTP/1.1 400")
+        connection.close()
