@@ -15,45 +15,31 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
+import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import requests
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import PLATFORMS, REPO, bench_config, post_burst, wait_until  # noqa: E402
+from bench.harness import PLATFORMS, REPO, bench_config, post_burst  # noqa: E402
 from bot.config import load_config  # noqa: E402
 from channels.base import OutboundMessage  # noqa: E402
 from channels.registry import build_channels  # noqa: E402
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def start_sandbox() -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "sandbox", "serve", "--port", str(port)], cwd=REPO,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return requests.get(url + "/_sandbox/platforms", timeout=1).ok
-        except requests.RequestException:
-            return False
-
-    if not wait_until(up, timeout=60, every=0.1):
+    """The sandbox in its own process, on a port it picks; the process and its URL."""
+    code = "from channels.sandbox.server import serve; serve(port=0, announce=lambda line: print(line, flush=True))"
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    announced = re.search(r"http://\S+", process.stdout.readline())  # printed once the port is bound
+    if announced is None:
         process.kill()
         raise SystemExit("the sandbox did not start")
-    return process, url
+    return process, announced.group(0)
 
 
 def measure(channel, posts: int) -> dict:

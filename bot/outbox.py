@@ -131,14 +131,10 @@ class Delivery:
             wait(results)
             raise
         stats = DeliveryStats()
-        errors = [result.exception() for result in results if result.exception() is not None]
         for result in results:
-            if result.exception() is None:
-                lane = result.result()
-                for name in ("sent", "retried", "dead", "lost"):
-                    setattr(stats, name, getattr(stats, name) + getattr(lane, name))
-        if errors:
-            raise errors[0]
+            lane = result.result()  # a lane's error is raised here, now that every lane is done
+            for name in ("sent", "retried", "dead", "lost"):
+                setattr(stats, name, getattr(stats, name) + getattr(lane, name))
         return stats
 
     def _deliver_lane(self, channels: list[str], batch: int) -> DeliveryStats:
@@ -171,10 +167,9 @@ class Delivery:
     def _due_channels(self) -> list[str]:
         """The channels (with an adapter here) that have a row to claim now."""
         now = self.clock.now()
-        with self._database():
-            with transaction(self.engine) as session:
-                return list(session.exec(select(OutboxMessage.channel).distinct().where(
-                    *self._due(now, list(self.channels)))).all())
+        with self._database(), transaction(self.engine) as session:
+            return list(session.exec(select(OutboxMessage.channel).distinct().where(
+                *self._due(now, list(self.channels)))).all())
 
     @staticmethod
     def _due(now: datetime, channels: list[str]) -> tuple:

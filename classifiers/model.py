@@ -109,7 +109,8 @@ def train(data: list[Example], settings: TrainSettings = TrainSettings(), progre
             progress(epoch + 1, losses.get("textcat", 0.0))
     if LANGUAGE_PIPE in nlp.pipe_names:
         language = nlp.get_pipe(LANGUAGE_PIPE)
-        language_examples = _examples(nlp, [e for e in data if e.lang in set(language.labels)], LANGUAGE_PIPE)
+        known = set(language.labels)
+        language_examples = _examples(nlp, [e for e in data if e.lang in known], LANGUAGE_PIPE)
         for _ in range(settings.epochs):
             rng.shuffle(language_examples)
             for batch in minibatch(language_examples, size=settings.batch_size):

@@ -2,6 +2,7 @@
 
 import json
 import socket
+from http.client import HTTPResponse
 
 import httpx
 import pytest
@@ -14,22 +15,12 @@ def _connect(sandbox: SandboxServer) -> socket.socket:
     return socket.create_connection((host, int(port)), timeout=5)
 
 
-def _answer(connection: socket.socket) -> bytes:
-    """One whole response (headers and a Content-Length body) read off `connection`."""
-    def more() -> bytes:
-        received = connection.recv(65536)
-        if not received:
-            raise ConnectionError("the sandbox closed the connection")
-        return received
-
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += more()
-    head, body = data.split(b"\r\n\r\n", 1)
-    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
-    while len(body) < length:
-        body += more()
-    return head + b"\r\n\r\n" + body
+def _answer(connection: socket.socket) -> HTTPResponse:
+    """The next whole response read off `connection` (the body read, the connection left open)."""
+    response = HTTPResponse(connection)
+    response.begin()  # raises RemoteDisconnected when the sandbox hung up instead
+    response.body = response.read()
+    return response
 
 
 def test_one_connection_serves_request_after_request():
@@ -49,9 +40,9 @@ def test_a_chunked_body_is_read_whole_and_the_connection_goes_on():
         chunked = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:10], body[10:])) + b"0\r\n\r\n"
         connection.sendall(b"POST /_sandbox/telegram/inbound HTTP/1.1\r\nHost: sandbox\r\n"
                            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked)
-        assert b" 200 " in _answer(connection).split(b"\r\n")[0]
+        assert _answer(connection).status == 200
         connection.sendall(b"GET /botsandbox-token/getUpdates HTTP/1.1\r\nHost: sandbox\r\n\r\n")
-        updates = json.loads(_answer(connection).split(b"\r\n\r\n", 1)[1])["result"]
+        updates = json.loads(_answer(connection).body)["result"]
         connection.close()
         assert [u["message"]["text"].split(" ", 1)[1] for u in updates] == ["farola apagada"]
 
@@ -60,7 +51,8 @@ def test_a_stopped_sandbox_hangs_up_on_open_connections():
     sandbox = SandboxServer(port=0).start()
     connection = _connect(sandbox)
     connection.sendall(b"GET /_sandbox/platforms HTTP/1.1\r\nHost: sandbox\r\n\r\n")
-    assert _answer(connection).startswith(b"HTTP/1.1 200")
+    answer = _answer(connection)
+    assert (answer.version, answer.status) == (11, 200)
     sandbox.stop()
     try:
         connection.sendall(b"GET /_sandbox/platforms HTTP/1.1\r\nHost: sandbox\r\n\r\n")
@@ -85,5 +77,6 @@ def test_a_malformed_chunked_body_is_answered_400():
         connection = _connect(sandbox)
         connection.sendall(b"POST /_sandbox/telegram/inbound HTTP/1.1\r\nHost: sandbox\r\n"
                            b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
-        assert _answer(connection).split(b"\r\n")[0].startswith(b"HTTP/1.1 400")
+        answer = _answer(connection)
+        assert (answer.version, answer.status) == (11, 400)
         connection.close()
