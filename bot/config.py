@@ -135,7 +135,7 @@ class Classification(Strict):
     is_request_threshold: float = Field(default=0.5, ge=0, le=1)
     triage_sla_hours: float = Field(default=72, gt=0)
     models_dir: str = "models"
-    architecture: Literal["bow", "cnn", "ensemble"] = "bow"
+    architecture: Literal["tfidf", "bow", "cnn", "ensemble"] = "tfidf"
     reply_to_non_requests: bool = True
 
 

@@ -1,7 +1,8 @@
 """Scoring with trained bag-of-words textcats straight from feature ids, without spaCy docs.
 
 spaCy's TextCatBOW reads each doc's ORTH ids, counts the distinct ones (`extract_ngrams`), sums
-their hashed weights (`SparseLinear`) and applies softmax. Building a doc means tokenizing the
+their hashed weights (`SparseLinear`) and applies softmax; citybot.TfIdfBOW.v1 weighs the ids
+by tf-idf in between (`classifiers.tfidf`). Building a doc means tokenizing the
 feature text, which has about 14 times the tokens of the post; here a word's feature ids are
 computed once and cached, and the same trained layers are called on the ids, so the scores
 equal `doc.cats` of the pipeline up to float rounding. The arrays of a batch are made once and
@@ -86,6 +87,7 @@ class BowHead:
         if extract is None or extract.attrs.get("ngram_size") != 1 or "sparse_linear" not in nodes:
             raise ValueError(f"'{pipe}' is not a unigram bag-of-words textcat")
         self.labels = list(textcat.labels)
+        self._weights = nodes.get("tfidf_weights")  # classifiers.tfidf: takes repeated ids as they come
         self._linear = nodes["sparse_linear"]
         self._output = nodes.get("softmax_activation") or nodes.get("logistic")
 
@@ -104,6 +106,8 @@ class BowHead:
         gives them (up to float rounding)."""
         if len(batch[2]) == 0:
             return np.zeros((0, len(self.labels)))
+        if self._weights is not None:
+            batch = self._weights.predict(batch)
         values = self._linear.predict(batch)
         if self._output is not None:
             values = self._output.predict(values)

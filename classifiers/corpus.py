@@ -25,6 +25,7 @@ class Example:
     category: str  # a service code, or NOT_A_REQUEST
     lang: str | None = None
     priority: str | None = None
+    weight: float = 1.0  # how much the example counts in training (`classifiers.loader.own`)
 
 
 def _example(obj: object, where: str, known: set[str] | None) -> Example:

@@ -19,10 +19,12 @@ from spacy.tokens import Doc
 from spacy.training import Example as SpacyExample
 from spacy.util import fix_random_seed, minibatch
 
+from classifiers import tfidf
 from classifiers.corpus import NOT_A_REQUEST, Example
 from classifiers.features import features
 
 ARCHITECTURES = {
+    "tfidf": {"@architectures": "citybot.TfIdfBOW.v1", "exclusive_classes": True, "length": 65536},
     "bow": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 1, "no_output_layer": False, "length": 65536},
     "cnn": {
         "@architectures": "spacy.TextCatCNN.v2", "exclusive_classes": True,
@@ -40,7 +42,8 @@ ARCHITECTURES = {
         "linear_model": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "length": 262144, "ngram_size": 2, "no_output_layer": False},
     },
 }
-DEFAULT_ARCHITECTURE = "bow"
+DEFAULT_ARCHITECTURE = "tfidf"
+FITTED = {"tfidf"}  # architectures fitted in one go (`classifiers.tfidf.fit`), not by epochs of Adam
 LANGUAGE_PIPE = "textcat_lang"
 LANGUAGE_MODEL = {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 1,
                   "no_output_layer": False, "length": 65536}
@@ -53,6 +56,7 @@ class TrainSettings:
     dropout: float = 0.2
     batch_size: int = 64
     seed: int = 13
+    inverse_l2: float = 3.0  # C of the fitted architectures: larger, a weaker L2 penalty
 
 
 def build_pipeline(labels: Iterable[str], architecture: str = DEFAULT_ARCHITECTURE,
@@ -100,21 +104,31 @@ def train(data: list[Example], settings: TrainSettings = TrainSettings(), progre
     # would copy every example's doc first (two thirds of the training time), which a textcat,
     # changing no doc, does not need; the updates are the same.
     textcat = nlp.get_pipe("textcat")
-    for epoch in range(settings.epochs):
-        rng.shuffle(examples)
-        losses: dict[str, float] = {}
-        for batch in minibatch(examples, size=settings.batch_size):
-            textcat.update(batch, sgd=optimizer, drop=settings.dropout, losses=losses)
-        if progress:
-            progress(epoch + 1, losses.get("textcat", 0.0))
+    fitted_loss = None
+    if settings.architecture in FITTED:  # one fit; the progress bar then follows the language epochs
+        fitted_loss = tfidf.fit(textcat.model, [example.reference for example in examples],
+                                [item.category for item in data], textcat.labels,
+                                [item.weight for item in data], settings.inverse_l2)
+    else:
+        for epoch in range(settings.epochs):
+            rng.shuffle(examples)
+            losses: dict[str, float] = {}
+            for batch in minibatch(examples, size=settings.batch_size):
+                textcat.update(batch, sgd=optimizer, drop=settings.dropout, losses=losses)
+            if progress:
+                progress(epoch + 1, losses.get("textcat", 0.0))
     if LANGUAGE_PIPE in nlp.pipe_names:
         language = nlp.get_pipe(LANGUAGE_PIPE)
         known = set(language.labels)
         language_examples = _examples(nlp, [e for e in data if e.lang in known], LANGUAGE_PIPE)
-        for _ in range(settings.epochs):
+        for epoch in range(settings.epochs):
             rng.shuffle(language_examples)
             for batch in minibatch(language_examples, size=settings.batch_size):
                 language.update(batch, sgd=optimizer, drop=settings.dropout)
+            if progress and fitted_loss is not None:
+                progress(epoch + 1, fitted_loss)
+    elif progress and fitted_loss is not None:
+        progress(settings.epochs, fitted_loss)
     return nlp
 
 

@@ -36,7 +36,8 @@ def fingerprint(examples: list[Example], settings: TrainSettings) -> str:
     textcat learns), so other inputs never reuse a stored model."""
     digest = hashlib.sha256(json.dumps({**asdict(settings), "features": FEATURES_VERSION}, sort_keys=True).encode())
     for example in examples:
-        digest.update(f"{example.category}\t{example.lang or ''}\t{example.text}\n".encode("utf-8", "surrogatepass"))
+        weight = "" if example.weight == 1.0 else f"\t{example.weight!r}"
+        digest.update(f"{example.category}\t{example.lang or ''}\t{example.text}{weight}\n".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()[:16]
 
 

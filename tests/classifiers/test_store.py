@@ -15,6 +15,26 @@ def test_fingerprint_depends_on_every_input():
     assert fingerprint(TINY, FAST) == fingerprint(list(TINY), TrainSettings(epochs=4))
     assert fingerprint(TINY, FAST) != fingerprint(TINY[:-1], FAST)
     assert fingerprint(TINY, FAST) != fingerprint(TINY, TrainSettings(epochs=5))
+    assert fingerprint(TINY, FAST) != fingerprint(TINY, TrainSettings(epochs=4, inverse_l2=1.0))
+    weighted = [Example(e.text, e.category, e.lang, weight=2.0) for e in TINY]
+    assert fingerprint(TINY, FAST) != fingerprint(weighted, FAST)
+
+
+def test_a_citys_files_and_corrections_count_as_its_own(tmp_path):
+    from pathlib import Path
+
+    from bot.config import load_config
+    from classifiers.loader import OWN_WEIGHT, training_examples
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "config.yaml")
+    data = tmp_path / "ours.jsonl"
+    data.write_text('{"text": "farola del parque apagada", "category": "streetlight"}\n', encoding="utf-8")
+    correction = Example("la luz del paso de cebra", "signs_signals", "es")
+    examples = training_examples(cfg, [data], [correction])
+    assert OWN_WEIGHT > 1
+    assert [e.weight for e in examples[-2:]] == [OWN_WEIGHT, OWN_WEIGHT]
+    assert [e.text for e in examples[-2:]] == ["farola del parque apagada", "la luz del paso de cebra"]
+    assert {e.weight for e in examples[:-2]} == {1.0}
 
 
 def test_same_inputs_train_the_same_model(tmp_path, monkeypatch):
