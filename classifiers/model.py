@@ -24,7 +24,8 @@ from classifiers.corpus import NOT_A_REQUEST, Example
 from classifiers.features import features
 
 ARCHITECTURES = {
-    "tfidf": {"@architectures": "citybot.TfIdfBOW.v1", "exclusive_classes": True, "length": 65536},
+    "tfidf": {"@architectures": "citybot.TfIdfBOW.v1", "exclusive_classes": True, "length": 65536,
+              "idf_buckets": tfidf.IDF_BUCKETS, "norm_smoothing": tfidf.NORM_SMOOTHING},
     "bow": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 1, "no_output_layer": False, "length": 65536},
     "cnn": {
         "@architectures": "spacy.TextCatCNN.v2", "exclusive_classes": True,
@@ -109,11 +110,12 @@ def train(data: list[Example], settings: TrainSettings = TrainSettings(), progre
         fitted_loss = tfidf.fit(textcat.model, [example.reference for example in examples],
                                 [item.category for item in data], textcat.labels,
                                 [item.weight for item in data], settings.inverse_l2)
-    else:
+    else:  # Adam has no per-example weight: an example of weight 2 is seen twice an epoch
+        weighted = [example for example, item in zip(examples, data) for _ in range(max(1, round(item.weight)))]
         for epoch in range(settings.epochs):
-            rng.shuffle(examples)
+            rng.shuffle(weighted)
             losses: dict[str, float] = {}
-            for batch in minibatch(examples, size=settings.batch_size):
+            for batch in minibatch(weighted, size=settings.batch_size):
                 textcat.update(batch, sgd=optimizer, drop=settings.dropout, losses=losses)
             if progress:
                 progress(epoch + 1, losses.get("textcat", 0.0))

@@ -25,7 +25,7 @@ from spacy.language import Language
 from classifiers.base import Classification, classify_all
 from classifiers.corpus import Example
 from classifiers.features import FEATURES_VERSION
-from classifiers.model import TrainSettings, load, save, train
+from classifiers.model import ARCHITECTURES, TrainSettings, load, save, train
 
 CACHE_ENV = "CITYBOT_MODEL_CACHE"
 log = logging.getLogger(__name__)
@@ -34,7 +34,9 @@ log = logging.getLogger(__name__)
 def fingerprint(examples: list[Example], settings: TrainSettings) -> str:
     """The model's name: everything it is trained on (the language too, which the language
     textcat learns), so other inputs never reuse a stored model."""
-    digest = hashlib.sha256(json.dumps({**asdict(settings), "features": FEATURES_VERSION}, sort_keys=True).encode())
+    model = ARCHITECTURES.get(settings.architecture)  # the architecture's own settings count too
+    digest = hashlib.sha256(json.dumps({**asdict(settings), "features": FEATURES_VERSION, "model": model},
+                                       sort_keys=True).encode())
     for example in examples:
         weight = "" if example.weight == 1.0 else f"\t{example.weight!r}"
         digest.update(f"{example.category}\t{example.lang or ''}\t{example.text}{weight}\n".encode("utf-8", "surrogatepass"))

@@ -20,6 +20,14 @@ def test_fingerprint_depends_on_every_input():
     assert fingerprint(TINY, FAST) != fingerprint(weighted, FAST)
 
 
+def test_fingerprint_follows_the_architectures_own_settings(monkeypatch):
+    import classifiers.model as model
+
+    before = fingerprint(TINY, TrainSettings())
+    monkeypatch.setitem(model.ARCHITECTURES, "tfidf", {**model.ARCHITECTURES["tfidf"], "norm_smoothing": 1.0})
+    assert fingerprint(TINY, TrainSettings()) != before
+
+
 def test_a_citys_files_and_corrections_count_as_its_own(tmp_path):
     from pathlib import Path
 

@@ -29,6 +29,16 @@ def test_each_occurrence_or_distinct_ids_with_counts_weigh_the_same():
     assert np.allclose(distinct[:2], [3 * idf[3] / norm, idf[5] / norm])
 
 
+def test_smoothing_keeps_a_post_of_one_common_word_from_a_full_unit_vector():
+    idf = np.full(8, 2.0, dtype="f")
+    one_word = (np.asarray([3], dtype=np.uint64), np.ones(1, dtype="f"), np.asarray([1]))
+    assert weigh(idf, *one_word).tolist() == [1.0]
+    assert np.allclose(weigh(idf, *one_word, smoothing=12.0), [2.0 / np.sqrt(12.0 + 4.0)])
+    many = (np.arange(200, dtype=np.uint64) % 8, np.ones(200, dtype="f"), np.asarray([200]))
+    plain, smoothed = weigh(idf, *many), weigh(idf, *many, smoothing=12.0)
+    assert np.allclose(smoothed / plain, np.sqrt(800.0 / 812.0))  # a long post barely changes
+
+
 def test_ids_no_training_document_had_neither_count_nor_dilute():
     idf = np.zeros(8, dtype="f")
     idf[1] = 2.0
@@ -43,6 +53,8 @@ def test_only_powers_of_two_of_idf_rows_and_exclusive_classes():
         tfidf_weights(1000)
     with pytest.raises(ValueError, match="exclusive"):
         build_tfidf_bow(exclusive_classes=False)
+    with pytest.raises(ValueError, match="smoothing"):
+        tfidf_weights(1024, smoothing=-1.0)
 
 
 @pytest.fixture(scope="module")
@@ -75,12 +87,14 @@ def test_a_saved_model_scores_the_same_after_loading(nlp, tmp_path):
     assert isinstance(loaded, spacy.language.Language)
 
 
-def test_weight_decides_between_conflicting_examples():
+@pytest.mark.parametrize("architecture", ["tfidf", "bow"])
+def test_weight_decides_between_conflicting_examples(architecture):
     def winner(first_weight: float, second_weight: float) -> str:
         examples = [Example("luz rota aquí", "streetlight", "es", weight=first_weight),
                     Example("luz rota aquí", "signs_signals", "es", weight=second_weight),
                     Example("gracias", "none", "es")]
-        cats = BowHead(train(examples, TrainSettings())).scores(FeatureIds().batch(["luz rota aquí"]))[0]
+        nlp = train(examples, TrainSettings(architecture=architecture))
+        cats = BowHead(nlp).scores(FeatureIds().batch(["luz rota aquí"]))[0]
         return max(("streetlight", "signs_signals"), key=cats.get)
 
     assert winner(3.0, 1.0) == "streetlight"
@@ -97,3 +111,14 @@ def test_a_label_without_examples_is_never_the_answer():
     scores = BowHead(nlp).scores(FeatureIds().batch(["la farola está apagada", "bache"]))
     assert all(row["streetlight"] < 1e-6 for row in scores)
     assert max(scores[1], key=scores[1].get) == "roads"
+
+
+@pytest.mark.parametrize("weight", [0.0, -2.0, float("nan"), float("inf")])
+def test_a_weight_that_is_not_a_positive_number_is_refused(nlp, weight):
+    from classifiers.tfidf import fit
+
+    textcat = nlp.get_pipe("textcat")
+    docs = [feature_doc(nlp, e.text) for e in EXAMPLES]
+    weights = [1.0] * (len(EXAMPLES) - 1) + [weight]
+    with pytest.raises(ValueError, match="positive, finite"):
+        fit(textcat.model, docs, [e.category for e in EXAMPLES], textcat.labels, weights)
