@@ -122,3 +122,14 @@ def test_a_weight_that_is_not_a_positive_number_is_refused(nlp, weight):
     weights = [1.0] * (len(EXAMPLES) - 1) + [weight]
     with pytest.raises(ValueError, match="positive, finite"):
         fit(textcat.model, docs, [e.category for e in EXAMPLES], textcat.labels, weights)
+
+
+def test_plain_spacy_load_finds_the_architecture_through_the_entry_point(nlp, tmp_path):
+    import subprocess
+    import sys
+
+    save(nlp, tmp_path / "model")
+    code = "import sys, spacy; print(spacy.load(sys.argv[1]).pipe_names)"  # citybot never imported by hand
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "model")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "textcat" in done.stdout
