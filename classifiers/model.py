@@ -78,13 +78,13 @@ def build_pipeline(labels: Iterable[str], architecture: str = DEFAULT_ARCHITECTU
     return nlp
 
 
-def _examples(nlp: Language, data: list[Example], pipe: str = "textcat") -> list[SpacyExample]:
-    """Training examples for one textcat: category codes for `textcat`, languages for `textcat_lang`."""
+def _examples(nlp: Language, data: list[Example], docs: list[Doc], pipe: str = "textcat") -> list[SpacyExample]:
+    """Training examples for one textcat (category codes for `textcat`, languages for
+    `textcat_lang`) over `docs`, the `feature_doc` of each item (a textcat reads them, never changes them)."""
     labels = nlp.get_pipe(pipe).labels
     out = []
-    for item in data:
+    for item, doc in zip(data, docs):
         gold = item.category if pipe == "textcat" else item.lang
-        doc = feature_doc(nlp, item.text)
         out.append(SpacyExample.from_dict(doc, {"cats": {label: float(label == gold) for label in labels}}))
     return out
 
@@ -97,7 +97,8 @@ def train(data: list[Example], settings: TrainSettings = TrainSettings(), progre
     rng = random.Random(settings.seed)
     nlp = build_pipeline({e.category for e in data} | {NOT_A_REQUEST}, settings.architecture,
                          {e.lang for e in data if e.lang})
-    examples = _examples(nlp, data)
+    docs = [feature_doc(nlp, item.text) for item in data]  # built once, read by both textcats
+    examples = _examples(nlp, data, docs)
     # Each textcat keeps the labels it was given (left to itself, it would take every label it sees).
     nlp.config["initialize"]["components"] = {name: {"labels": list(nlp.get_pipe(name).labels)} for name in nlp.pipe_names}
     optimizer = nlp.initialize(lambda: examples)
@@ -107,7 +108,7 @@ def train(data: list[Example], settings: TrainSettings = TrainSettings(), progre
     textcat = nlp.get_pipe("textcat")
     fitted_loss = None
     if settings.architecture in FITTED:  # one fit; the progress bar then follows the language epochs
-        fitted_loss = tfidf.fit(textcat.model, [example.reference for example in examples],
+        fitted_loss = tfidf.fit(textcat.model, docs,
                                 [item.category for item in data], textcat.labels,
                                 [item.weight for item in data], settings.inverse_l2)
     else:  # Adam has no per-example weight: an example of weight 2 is seen twice an epoch
@@ -122,7 +123,8 @@ def train(data: list[Example], settings: TrainSettings = TrainSettings(), progre
     if LANGUAGE_PIPE in nlp.pipe_names:
         language = nlp.get_pipe(LANGUAGE_PIPE)
         known = set(language.labels)
-        language_examples = _examples(nlp, [e for e in data if e.lang in known], LANGUAGE_PIPE)
+        pairs = [(item, doc) for item, doc in zip(data, docs) if item.lang in known]
+        language_examples = _examples(nlp, [item for item, _ in pairs], [doc for _, doc in pairs], LANGUAGE_PIPE)
         for epoch in range(settings.epochs):
             rng.shuffle(language_examples)
             for batch in minibatch(language_examples, size=settings.batch_size):

@@ -126,6 +126,7 @@ def fit(model: Model, docs: Sequence, gold: Sequence[str], labels: Sequence[str]
     weighted mean log-loss on the training data."""
     from scipy.sparse import csr_matrix  # training only: the bot scores without scikit-learn
     from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss
 
     if len(docs) != len(gold):
         raise ValueError(f"{len(docs)} documents but {len(gold)} labels")
@@ -156,12 +157,12 @@ def fit(model: Model, docs: Sequence, gold: Sequence[str], labels: Sequence[str]
         loss = 0.0
     else:
         regression = LogisticRegression(C=c, max_iter=max_iter, tol=tol, solver="sag", random_state=0)
-        regression.fit(X, y, sample_weight=None if weights is None else np.asarray(weights, dtype=np.float64))
-        W[regression.classes_] = regression.coef_ if len(present) > 2 else np.vstack([-regression.coef_, regression.coef_]) / 2
-        b[regression.classes_] = regression.intercept_ if len(present) > 2 else np.array([-1, 1]) * regression.intercept_ / 2
-        probabilities = regression.predict_proba(X)[np.arange(len(y)), np.searchsorted(regression.classes_, y)]
-        w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
-        loss = float(-(w * np.log(np.maximum(probabilities, 1e-12))).sum() / w.sum())
+        regression.fit(X, y, sample_weight=weights)
+        coef, intercept = regression.coef_, regression.intercept_
+        if len(present) == 2:  # scikit-learn keeps one vector for two classes: softmax needs ±half of it
+            coef, intercept = np.vstack([-coef, coef]) / 2, np.array([-1, 1]) * intercept / 2
+        W[regression.classes_], b[regression.classes_] = coef, intercept
+        loss = float(log_loss(y, regression.predict_proba(X), sample_weight=weights, labels=regression.classes_))
     linear.set_param("W", W.ravel())
     linear.set_param("b", b)
     return loss
