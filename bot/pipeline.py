@@ -102,12 +102,14 @@ class Pipeline:
             return Outcome("ignored")
 
         result = self.classifier.classify(text, lang_hint=inbound.lang_hint or citizen.language)
-        # Replies follow the language of the citizen's latest post.
-        message.language = citizen.language = result.lang
+        message.language = result.lang
+        # Replies follow the language of the citizen's latest post, when it is one the city writes.
+        if result.lang in self.cfg.city.languages:
+            citizen.language = result.lang
         if not result.is_request:
             replies = 0
             if self.cfg.classification.reply_to_non_requests and inbound.kind != "public":
-                queue_reply(session, self.clock, message, citizen, render(self.cfg, "not_request", result.lang), "not_request")
+                queue_reply(session, self.clock, message, citizen, render(self.cfg, "not_request", self._lang(citizen)), "not_request")
                 replies = 1
             return Outcome("not_request", replies=replies)
         return self._new_ticket(session, message, citizen, result, first_post=new_citizen)
@@ -243,21 +245,24 @@ class Pipeline:
         return opened >= self.cfg.privacy.max_tickets_per_hour
 
     def _new_ticket(self, session: Session, message: Message, citizen: Citizen, result, first_post: bool = False) -> Outcome:
-        """A ticket for `message`, routed unless unsure or flooding. `first_post`: the citizen was new.
+        """A ticket for `message`, routed unless unsure, in a language the city does not read, or
+        flooding. `first_post`: the citizen was new.
 
         The rows it adds are flushed together at commit (no autoflush): none of its queries
         needs them, and one flush batches the inserts.
         """
         now = self.clock.now()
-        confident = result.category is not None and result.confidence >= self.cfg.classification.min_confidence
-        category = self.cfg.category(result.category) if result.category else None
+        readable = result.lang in self.cfg.city.languages  # not "und": staff read it before anyone acts
+        confident = readable and result.category is not None and result.confidence >= self.cfg.classification.min_confidence
+        # A guess from text in a language the model does not read is no guess: staff sort it.
+        category = self.cfg.category(result.category) if result.category and readable else None
         ticket = Ticket(
             status="triage",
             category=category.code if category else None,
             priority=result.priority,
             priority_reason=result.priority_reason,
             channel=message.channel,
-            language=result.lang,
+            language=result.lang if readable else self._lang(citizen),  # the language replies are written in
             confidence=round(result.confidence, 4),
             location_text=result.location.text if result.location else None,
             created_at=now,

@@ -5,10 +5,18 @@ the category model reads, trained on our corpus), when it covers the city's lang
 sure; else lingua-language-detector, which costs more than tokenizing the post. For very short
 or ambiguous posts ("ok", "merci") marker words, the platform's hint, then the city's default
 language decide.
+
+A post in no language the city reads is `UNDETERMINED` ("und"): one with no letters at all
+(emoji, digits, a link) unless the hint names a city language; one written mostly in a script
+none of the city's languages uses (Arabic or Cyrillic for es/en/fr); and one the textcat is
+unsure of that lingua, weighing `OTHER_LANGUAGES` too, places in one of those.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections import Counter
 from functools import lru_cache
 from typing import Sequence
 
@@ -16,7 +24,30 @@ from lingua import IsoCode639_1, LanguageDetectorBuilder
 
 from classifiers.text import WORD, words
 
+UNDETERMINED = "und"  # BCP 47: no language the city reads could be told
 MIN_CONFIDENCE = 0.6
+# Latin-script languages a city hears but citybot does not read. Lingua weighs them with the city's
+# own for the posts the textcat is unsure of; one of them on top with OTHER_CONFIDENCE or more makes
+# a post of OTHER_MIN_WORDS words or more, with no marker word of the city's, "und". Measured with
+# bench/language_id.py: at 0.95, 1 of the 8,074 corpus posts with letters (5-fold) and none of the
+# 2,711 DC reports, against 7 and 1 at 0.7; 21 of 24 German, Italian and Dutch posts. Portuguese and
+# Catalan posts are mostly taken for Spanish. Basque is left out: lingua's low-accuracy mode put
+# short English slang in it ("pls fix the lite on main st": 0.99).
+OTHER_LANGUAGES = ("ca", "de", "it", "nl", "pl", "pt", "ro")
+OTHER_CONFIDENCE = 0.95
+OTHER_MIN_WORDS = 4  # fewer words ("yep", "ok merci") say too little to call a post foreign
+# The scripts of languages not written in Latin letters (the first word of a letter's Unicode name).
+SCRIPTS = {"ar": {"ARABIC"}, "fa": {"ARABIC"}, "ur": {"ARABIC"}, "he": {"HEBREW"}, "el": {"GREEK"},
+           "ru": {"CYRILLIC"}, "uk": {"CYRILLIC"}, "bg": {"CYRILLIC"}, "sr": {"CYRILLIC"}, "mk": {"CYRILLIC"},
+           "be": {"CYRILLIC"}, "kk": {"CYRILLIC"}, "zh": {"CJK"}, "ja": {"CJK", "HIRAGANA", "KATAKANA"},
+           "ko": {"HANGUL"}, "hi": {"DEVANAGARI"}, "mr": {"DEVANAGARI"}, "bn": {"BENGALI"}, "th": {"THAI"},
+           "ka": {"GEORGIAN"}, "hy": {"ARMENIAN"}, "ta": {"TAMIL"}, "te": {"TELUGU"}, "gu": {"GUJARATI"},
+           "pa": {"GURMUKHI"}}
+_LINK_MARKS = ("://", "www.", "WWW.", "Www.")  # a cheap test before the link pattern
+_LINK = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff]")
+_OTHER_CHARACTER = re.compile(r"[^\x00-\u024f\u1e00-\u1eff]")
+_LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
 # Least probability of the language textcat's best language (among the city's) to skip lingua.
 # bench/language_id.py: sure of 98% of our corpus (5-fold), 0.9972 right with lingua for the rest,
 # against 0.9943 for lingua alone.
@@ -33,30 +64,39 @@ MARKERS = {
 
 @lru_cache(maxsize=8)
 def _detector(candidates: tuple[str, ...]):
-    languages = [IsoCode639_1.from_str(code) for code in candidates]
+    """Lingua for `candidates` and the `OTHER_LANGUAGES` they do not include."""
+    languages = [IsoCode639_1.from_str(code) for code in sorted({*candidates, *OTHER_LANGUAGES})]
     # Low-accuracy mode (trigrams only): 99.4% vs 99.8% on the corpus's 4,511 posts, 5x faster,
     # and about 11 MB instead of 130 MB of language models (measured; see bench/memory.py).
     return LanguageDetectorBuilder.from_iso_codes_639_1(*languages).with_low_accuracy_mode().build()
 
 
 def detect_language(text: str, candidates: list[str], hint: str | None = None, default: str = "en") -> str:
-    """The most likely of `candidates` for `text`; when unsure, `hint` (if a candidate), then `default`."""
+    """The most likely of `candidates` for `text`; when unsure, `hint` (if a candidate), then
+    `default`; `UNDETERMINED` when the text is in none of them (see the module's docstring)."""
     return detect_languages([text], candidates, [hint], default)[0]
 
 
 def detect_languages(texts: Sequence[str], candidates: list[str], hints: Sequence[str | None],
                      default: str = "en", guesses: Sequence[dict[str, float] | None] | None = None,
-                     folded: Sequence[str] | None = None) -> list[str]:
+                     folded: Sequence[str] | None = None, scripts: Sequence[str | None] | None = None) -> list[str]:
     """`detect_language` of each text with its hint; lingua sees the whole batch in one call.
     `guesses[i]`, when given, is the language textcat's probabilities for `texts[i]`;
-    `folded[i]`, when given, is `fold(texts[i])`."""
+    `folded[i]`, when given, is `fold(texts[i])`; `scripts[i]`, `main_script(texts[i])`."""
     answers: list[str | None] = []
     pending: list[tuple[int, str | None, str, list[str]]] = []  # (index, hint, fallback, marked)
     for number, (text, hint) in enumerate(zip(texts, hints)):
         hint = (hint or "").split("-")[0].lower() or None
         fallback = hint if hint in candidates else default
-        if len(candidates) < 2 or not text.strip():
-            answers.append(candidates[0] if len(candidates) == 1 else fallback)
+        script = scripts[number] if scripts is not None else main_script(text)
+        if script is None:  # nothing written to read a language from
+            answers.append(hint if hint in candidates else UNDETERMINED)
+            continue
+        if not any(script in SCRIPTS.get(code, {"LATIN"}) for code in candidates):
+            answers.append(UNDETERMINED)
+            continue
+        if len(candidates) < 2:
+            answers.append(candidates[0])
             continue
         tokens = set(WORD.findall(folded[number]) if folded is not None else words(text))
         marked = None
@@ -84,8 +124,30 @@ def detect_languages(texts: Sequence[str], candidates: list[str], hints: Sequenc
         else:
             all_values = detector.compute_language_confidence_values_in_parallel(excerpts)
         for (number, hint, fallback, marked), values in zip(pending, all_values):
-            answers[number] = _decide(values, candidates, hint, fallback, marked)
+            answers[number] = _decide(values, candidates, hint, fallback, marked, texts[number])
     return answers  # type: ignore[return-value]  # every None was filled in
+
+
+def main_script(text: str) -> str | None:
+    """The script most of `text`'s letters are written in ("LATIN", "ARABIC", "CYRILLIC", ...,
+    the first word of their Unicode names), links left out; None when it has no letters."""
+    if any(mark in text for mark in _LINK_MARKS):
+        text = _LINK.sub(" ", text)
+    if not text.isascii():
+        others = [c for c in _OTHER_CHARACTER.findall(text) if c.isalpha()]
+        if others:
+            counts = Counter(map(_script, others))
+            script, count = counts.most_common(1)[0]
+            return script if count > len(_LATIN_LETTER.findall(text)) + counts["LATIN"] else "LATIN"
+    return "LATIN" if _LATIN_LETTER.search(text) else None
+
+
+def _script(letter: str) -> str:
+    """The script of one letter outside the common Latin blocks; styled Latin ("𝐂", "Ｃ") is Latin."""
+    name = unicodedata.name(letter, "?")
+    if name.startswith(("LATIN", "MATHEMATICAL", "FULLWIDTH LATIN")):
+        return "LATIN"
+    return name.split(" ")[0]
 
 
 def _marked(tokens: set[str], candidates: list[str]) -> list[str]:
@@ -102,9 +164,19 @@ def _sure_guess(guess: dict[str, float] | None, candidates: list[str]) -> str | 
     return best if total > 0 and guess[best] / total >= GUESS_CONFIDENCE else None
 
 
-def _decide(values, candidates: list[str], hint: str | None, fallback: str, marked: list[str]) -> str:
+def _decide(values, candidates: list[str], hint: str | None, fallback: str, marked: list[str], text: str) -> str:
     if not values:
         return fallback
+    top = values[0]
+    if (top.language.iso_code_639_1.name.lower() not in candidates and top.value >= OTHER_CONFIDENCE
+            and not marked and len(_LETTER_WORD.findall(text)) >= OTHER_MIN_WORDS):
+        return UNDETERMINED  # a marker word ("pls", "calle", "svp") says the post is the city's
+    # Then the city's languages among themselves, as if lingua knew no other.
+    values = [v for v in values if v.language.iso_code_639_1.name.lower() in candidates]
+    total = sum(v.value for v in values)
+    if not values or total <= 0:
+        return fallback
+    values = [_Share(v.language, v.value / total) for v in values]
     best = values[0]
     code = best.language.iso_code_639_1.name.lower()
     if best.value >= MIN_CONFIDENCE:
@@ -115,3 +187,12 @@ def _decide(values, candidates: list[str], hint: str | None, fallback: str, mark
     if hint in candidates and any(v.language.iso_code_639_1.name.lower() == hint and v.value >= best.value - 0.3 for v in values):
         return hint
     return code if best.value >= 0.45 else fallback
+
+
+class _Share:
+    """A lingua confidence value renormalised among the city's languages."""
+
+    __slots__ = ("language", "value")
+
+    def __init__(self, language, value: float) -> None:
+        self.language, self.value = language, value

@@ -12,7 +12,7 @@ from spacy.language import Language
 from classifiers.base import Classification
 from classifiers.bow import BowHead, FeatureIds
 from classifiers.corpus import NOT_A_REQUEST
-from classifiers.language import detect_languages
+from classifiers.language import detect_languages, main_script
 from classifiers.location import Gazetteer, scan_places
 from classifiers.model import LANGUAGE_PIPE, feature_doc
 from classifiers.priority import assess_priority_folded
@@ -73,13 +73,16 @@ class SpacyClassifier:
             for row, number in zip(languages.tolist(), nonblank):
                 guesses[number] = dict(zip(codes, row))
         folded = [fold(text) for text in texts]
-        langs = detect_languages(texts, self.languages, hints, self.default_language, guesses, folded)
+        scripts = [main_script(text) for text in texts]
+        langs = detect_languages(texts, self.languages, hints, self.default_language, guesses, folded, scripts)
         decisions = self._decisions(probabilities, len(texts), nonblank)
         results = []
-        for lowered, lang, (category, score, confidence), (_, named) in zip(folded, langs, decisions, places):
+        for lowered, lang, script, (category, score, confidence), (_, named) in zip(folded, langs, scripts, decisions, places):
             runs = RUN.findall(lowered)
             priority, reason = assess_priority_folded(lowered, runs)
             location = (self.gazetteer.find_folded(lowered, runs) if self.gazetteer else None) or named
+            if script is None:  # no letters (emoji, digits, a link): nothing to act on
+                category = None
             if category is not None and (score >= self.is_request_threshold or priority == "urgent"):
                 results.append(Classification(category, round(min(confidence, 1.0), 4), True, lang, priority, reason, location))
             else:

@@ -38,7 +38,7 @@ def fingerprint(examples: list[Example], settings: TrainSettings) -> str:
     digest = hashlib.sha256(json.dumps({**asdict(settings), "features": FEATURES_VERSION, "model": model},
                                        sort_keys=True).encode())
     for example in examples:
-        weight = "" if example.weight == 1.0 else f"\t{example.weight!r}"
+        weight = "" if example.weight == 1.0 else f"\t{float(example.weight)!r}"  # 2 and 2.0 alike
         digest.update(f"{example.category}\t{example.lang or ''}\t{example.text}{weight}\n".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()[:16]
 

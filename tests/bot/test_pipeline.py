@@ -74,6 +74,32 @@ def test_low_confidence_goes_to_triage(app):
     assert ticket.expected_at == datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
 
 
+def test_a_post_in_a_language_the_city_does_not_read_waits_in_triage(app):
+    p = pipeline(app)
+    p.process(post("The streetlight on Elm St is out again", user="hans"))  # hans wrote English before
+    out = p.process(post("Die Straßenlaterne vor meinem Haus ist seit einer Woche kaputt", user="hans"))
+    ticket = rows(app, Ticket, Ticket.ref == out.ticket_ref)[0]
+    assert out.action == "ticket" and ticket.status == "triage" and ticket.assignee is None
+    assert ticket.category is None  # the model cannot read German: its guess is not kept
+    message = rows(app, Message, Message.ticket_id == ticket.id)[0]
+    [citizen] = rows(app, Citizen, Citizen.handle == "hans")
+    assert message.language == "und" and citizen.language == "en" and ticket.language == "en"
+    ack = rows(app, OutboxMessage, CITIZEN, OutboxMessage.ticket_id == ticket.id)[0]
+    assert ack.purpose == "ack" and ack.text.startswith("Thank you") and out.ticket_ref in ack.text  # hans's language
+    assert "waste" not in ack.text
+
+
+def test_a_new_citizen_in_another_script_is_answered_in_the_citys_language(app):
+    from bot.tickets import render
+
+    out = pipeline(app).process(post("يوجد حفرة كبيرة في الشارع أمام المدرسة", user="amin"))
+    [citizen] = rows(app, Citizen, Citizen.handle == "amin")
+    [message] = rows(app, Message, Message.citizen_id == citizen.id)
+    assert out.action == "not_request" and message.language == "und" and citizen.language is None
+    [reply] = rows(app, OutboxMessage, CITIZEN)
+    assert reply.text == render(app.cfg, "not_request", "es")  # the city's language, not "und"
+
+
 def test_reply_in_thread_is_a_followup_not_a_new_ticket(app):
     p = pipeline(app)
     first = post("Bache enorme en la calle Mayor")

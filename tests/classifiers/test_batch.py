@@ -5,7 +5,6 @@ import json
 import pytest
 
 from classifiers.batch import BadLine, classify_lines, waiting_batches
-from classifiers.loader import build_classifier
 
 LONG = " ".join(["la farola de la calle Real está apagada y huele a gas"] * 360)[:20000]
 POSTS = [
@@ -53,17 +52,6 @@ POSTS = [
     ("Farola rota en 𝐂𝐚𝐥𝐥𝐞 𝐑𝐞𝐚𝐥 12", None),  # letters whose accent-free form is a capital
     ("la farola de mi portal lleva una semana sin encenderse", None),  # a repeat in the same batch
 ]
-
-
-@pytest.fixture(scope="module")
-def classifier(tmp_path_factory):
-    import shutil
-
-    from bot.config import load_config
-    from tests.conftest import REPO
-    folder = tmp_path_factory.mktemp("cfg")
-    shutil.copy(REPO / "config.yaml", folder / "config.yaml")
-    return build_classifier(load_config(folder / "config.yaml"))
 
 
 @pytest.mark.parametrize("batch_size", [256, 4])

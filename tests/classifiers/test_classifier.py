@@ -2,19 +2,6 @@
 
 import pytest
 
-from classifiers.loader import build_classifier
-
-
-@pytest.fixture(scope="module")
-def classifier(tmp_path_factory):
-    import shutil
-
-    from bot.config import load_config
-    from tests.conftest import REPO
-    folder = tmp_path_factory.mktemp("cfg")
-    shutil.copy(REPO / "config.yaml", folder / "config.yaml")
-    return build_classifier(load_config(folder / "config.yaml"))
-
 
 @pytest.mark.parametrize("text, category, lang", [
     ("la farola de mi portal lleva una semana sin encenderse", "streetlight", "es"),
@@ -26,6 +13,13 @@ def classifier(tmp_path_factory):
     ("Il y a des rats qui courent dans la cour de l'immeuble, il faut dératiser", "pests_animals", "fr"),
     ("Musique à fond tous les soirs jusqu'à 3h du matin au bar d'en face", "noise", "fr"),
     ("Une grosse branche menace de tomber sur le trottoir", "trees", "fr"),
+    # the issue's bad inputs around a real request: 20,000 characters, control and invisible
+    # characters, mixed languages, a link
+    (" ".join(["la farola de la calle Real está apagada y huele a gas"] * 360)[:20000], "streetlight", "es"),
+    ("\x00\x07\x1b[31mfarola\x08 rota\x7f en la calle Real", "streetlight", "es"),
+    ("farola\u200b rota\u202e en la calle mayor", "streetlight", "es"),
+    ("la farola está rota and the pothole is huge, aussi le lampadaire", "streetlight", "es"),
+    ("mira esto https://t.co/AbC123 la farola otra vez apagada", "streetlight", "es"),
 ])
 def test_requests_in_three_languages(classifier, text, category, lang):
     result = classifier.classify(text)

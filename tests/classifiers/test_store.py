@@ -18,6 +18,7 @@ def test_fingerprint_depends_on_every_input():
     assert fingerprint(TINY, FAST) != fingerprint(TINY, TrainSettings(epochs=4, inverse_l2=1.0))
     weighted = [Example(e.text, e.category, e.lang, weight=2.0) for e in TINY]
     assert fingerprint(TINY, FAST) != fingerprint(weighted, FAST)
+    assert fingerprint(weighted, FAST) == fingerprint([Example(e.text, e.category, e.lang, weight=2) for e in TINY], FAST)
 
 
 def test_fingerprint_follows_the_architectures_own_settings(monkeypatch):
