@@ -4,8 +4,9 @@ The learning figure of bench/classifier_quality.py (corpus + half of DC, scored 
 for several learners over the same features (`classifiers.features`), the same tf-idf weighting
 (`classifiers.tfidf`: smoothed idf, norm smoothed by NORM_SMOOTHING) and the same example weights
 (`classifiers.loader.own`), over N halves (split seeds 7, 8, ...). Each feature gets its own column
-here, where the shipped model hashes them into 65,536 rows, so the first row can differ from
-bench/classifier_quality.py by about 0.005.
+here, where the shipped model hashes them into 65,536 rows; and each learner's answer is its best
+label ("none" included), without the classifier's rule that a danger word makes any service guess
+a request. So the first row can differ from bench/classifier_quality.py by about 0.005.
 
 Run: python bench/classifier_learners.py [--splits N] [--mlp]   (--mlp adds a one-hidden-layer
 network: about six minutes a split on python-svc)

@@ -26,6 +26,7 @@ from bot.staff_notify import notify_assignee
 from bot.tickets import find_ticket, least_loaded_staff, queue_reply, record_event, render, sla_deadline, thread_ticket
 from channels.base import InboundMessage
 from classifiers.base import Classifier
+from classifiers.language import UNDETERMINED, has_letters
 
 COMMAND = re.compile(r"^/(\w+)(?:@\w+)?(?:\s+(.*))?$", re.S)  # "/cmd@botname" in Telegram groups
 LOCATION_FOLLOWUP_WINDOW = timedelta(hours=1)
@@ -106,7 +107,9 @@ class Pipeline:
         # Replies follow the language of the citizen's latest post, when it is one the city writes.
         if result.lang in self.cfg.city.languages:
             citizen.language = result.lang
-        if not result.is_request:
+        # Text in no language the city reads is for staff to read, whatever the model made of it.
+        unreadable = result.lang == UNDETERMINED and has_letters(text)
+        if not result.is_request and not unreadable:
             replies = 0
             if self.cfg.classification.reply_to_non_requests and inbound.kind != "public":
                 queue_reply(session, self.clock, message, citizen, render(self.cfg, "not_request", self._lang(citizen)), "not_request")

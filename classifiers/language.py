@@ -22,24 +22,25 @@ from typing import Sequence
 
 from lingua import IsoCode639_1, LanguageDetectorBuilder
 
-from classifiers.text import WORD, words
+from classifiers.text import WORD, fold, words
 
 UNDETERMINED = "und"  # BCP 47: no language the city reads could be told
 MIN_CONFIDENCE = 0.6
 # Latin-script languages a city hears but citybot does not read. Lingua weighs them with the city's
 # own for the posts the textcat is unsure of; one of them on top with OTHER_CONFIDENCE or more makes
-# a post of OTHER_MIN_WORDS words or more, with no marker word of the city's, "und". Measured with
-# bench/language_id.py: at 0.95, 1 of the 8,074 corpus posts with letters (5-fold) and none of the
-# 2,711 DC reports, against 7 and 1 at 0.7; 21 of 24 German, Italian and Dutch posts. Portuguese and
-# Catalan posts are mostly taken for Spanish. Basque is left out: lingua's low-accuracy mode put
-# short English slang in it ("pls fix the lite on main st": 0.99).
+# a post of OTHER_MIN_WORDS words or more (links left out), with no marker word that only the city's
+# languages use, "und". Measured with bench/language_id.py: at 0.95, 1 of the 8,074 corpus posts
+# with letters (5-fold) and none of the 2,711 DC reports, against 7 and 1 at 0.7; German, Italian
+# and Dutch posts: 23 of the 24 it was chosen on, 20 of 24 written after. Portuguese and Catalan are
+# mostly taken for Spanish. Basque is left out: lingua's low-accuracy mode put short English slang
+# in it ("pls fix the lite on main st": 0.99).
 OTHER_LANGUAGES = ("ca", "de", "it", "nl", "pl", "pt", "ro")
 OTHER_CONFIDENCE = 0.95
 OTHER_MIN_WORDS = 4  # fewer words ("yep", "ok merci") say too little to call a post foreign
 # The scripts of languages not written in Latin letters (the first word of a letter's Unicode name).
 SCRIPTS = {"ar": {"ARABIC"}, "fa": {"ARABIC"}, "ur": {"ARABIC"}, "he": {"HEBREW"}, "el": {"GREEK"},
-           "ru": {"CYRILLIC"}, "uk": {"CYRILLIC"}, "bg": {"CYRILLIC"}, "sr": {"CYRILLIC"}, "mk": {"CYRILLIC"},
-           "be": {"CYRILLIC"}, "kk": {"CYRILLIC"}, "zh": {"CJK"}, "ja": {"CJK", "HIRAGANA", "KATAKANA"},
+           "ru": {"CYRILLIC"}, "uk": {"CYRILLIC"}, "bg": {"CYRILLIC"}, "sr": {"CYRILLIC", "LATIN"},
+           "mk": {"CYRILLIC"}, "be": {"CYRILLIC"}, "kk": {"CYRILLIC"}, "mn": {"CYRILLIC"}, "zh": {"CJK"}, "ja": {"CJK", "HIRAGANA", "KATAKANA"},
            "ko": {"HANGUL"}, "hi": {"DEVANAGARI"}, "mr": {"DEVANAGARI"}, "bn": {"BENGALI"}, "th": {"THAI"},
            "ka": {"GEORGIAN"}, "hy": {"ARMENIAN"}, "ta": {"TAMIL"}, "te": {"TELUGU"}, "gu": {"GUJARATI"},
            "pa": {"GURMUKHI"}}
@@ -48,6 +49,7 @@ _LINK = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff]")
 _OTHER_CHARACTER = re.compile(r"[^\x00-\u024f\u1e00-\u1eff]")
 _LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
+_HINT_END = re.compile(r"[-_]")  # "es-ES", "es_ES" -> "es"
 # Least probability of the language textcat's best language (among the city's) to skip lingua.
 # bench/language_id.py: sure of 98% of our corpus (5-fold), 0.9972 right with lingua for the rest,
 # against 0.9943 for lingua alone.
@@ -60,14 +62,19 @@ MARKERS = {
     "en": set("thanks thank hello hi please pls street the is there outside near".split()),
     "fr": set("merci bonjour bonsoir svp stp rue mairie est une des dans avec très".split()),
 }
+# Marker words that are everyday words of OTHER_LANGUAGES too (Dutch "is", German "des", Italian
+# "del", "però", Portuguese and Catalan "que", "está", "três", Catalan "hi", "hola", folded): they
+# do not keep a post from being foreign.
+SHARED_MARKERS = frozenset("is des del que esta hi pero tres hola".split())
 
 
 @lru_cache(maxsize=8)
 def _detector(candidates: tuple[str, ...]):
     """Lingua for `candidates` and the `OTHER_LANGUAGES` they do not include."""
     languages = [IsoCode639_1.from_str(code) for code in sorted({*candidates, *OTHER_LANGUAGES})]
-    # Low-accuracy mode (trigrams only): 99.4% vs 99.8% on the corpus's 4,511 posts, 5x faster,
-    # and about 11 MB instead of 130 MB of language models (measured; see bench/memory.py).
+    # Low-accuracy mode (trigrams only): 99.4% vs 99.8% on the corpus's 4,511 posts, 5x faster, and
+    # about 11 MB instead of 130 MB of language models for three languages (measured; see
+    # bench/memory.py). The seven OTHER_LANGUAGES add about 9 MB (bench/classify_speed.py).
     return LanguageDetectorBuilder.from_iso_codes_639_1(*languages).with_low_accuracy_mode().build()
 
 
@@ -84,11 +91,11 @@ def detect_languages(texts: Sequence[str], candidates: list[str], hints: Sequenc
     `guesses[i]`, when given, is the language textcat's probabilities for `texts[i]`;
     `folded[i]`, when given, is `fold(texts[i])`; `scripts[i]`, `main_script(texts[i])`."""
     answers: list[str | None] = []
-    pending: list[tuple[int, str | None, str, list[str]]] = []  # (index, hint, fallback, marked)
+    pending: list[tuple[int, str | None, str, list[str], bool]] = []  # (index, hint, fallback, marked, vetoed)
     for number, (text, hint) in enumerate(zip(texts, hints)):
-        hint = (hint or "").split("-")[0].lower() or None
+        hint = _HINT_END.split(hint or "", maxsplit=1)[0].lower() or None
         fallback = hint if hint in candidates else default
-        script = scripts[number] if scripts is not None else main_script(text)
+        script = scripts[number] if scripts is not None else main_script(folded[number] if folded is not None else fold(text))
         if script is None:  # nothing written to read a language from
             answers.append(hint if hint in candidates else UNDETERMINED)
             continue
@@ -112,10 +119,10 @@ def detect_languages(texts: Sequence[str], candidates: list[str], hints: Sequenc
         if marked is None:
             marked = _marked(tokens, candidates)
         answers.append(None)
-        pending.append((number, hint, fallback, marked))
+        pending.append((number, hint, fallback, marked, bool(_marked(tokens - SHARED_MARKERS, candidates))))
     if pending:
         detector = _detector(tuple(sorted(candidates)))
-        excerpts = [texts[number][:MAX_CHARS] for number, *_ in pending]
+        excerpts = [without_links(texts[number])[:MAX_CHARS] for number, *_ in pending]
         # The parallel call's values differ from one-by-one calls in the last bits, but so do two
         # one-by-one calls on the same text (lingua sums in hash-map order); the thresholds below
         # are far coarser, and 50,000 posts got the same languages both ways (bench/classify_speed.py).
@@ -123,16 +130,28 @@ def detect_languages(texts: Sequence[str], candidates: list[str], hints: Sequenc
             all_values = [detector.compute_language_confidence_values(excerpts[0])]
         else:
             all_values = detector.compute_language_confidence_values_in_parallel(excerpts)
-        for (number, hint, fallback, marked), values in zip(pending, all_values):
-            answers[number] = _decide(values, candidates, hint, fallback, marked, texts[number])
+        for (number, hint, fallback, marked, vetoed), excerpt, values in zip(pending, excerpts, all_values):
+            foreign = not vetoed and len(_LETTER_WORD.findall(excerpt)) >= OTHER_MIN_WORDS
+            answers[number] = _decide(values, candidates, hint, fallback, marked, foreign)
     return answers  # type: ignore[return-value]  # every None was filled in
+
+
+def without_links(text: str) -> str:
+    """`text` with its web links blanked."""
+    return _LINK.sub(" ", text) if any(mark in text for mark in _LINK_MARKS) else text
+
+
+def has_letters(text: str) -> bool:
+    """Whether `text` has a letter to read, outside links, styled letters ("Ⓕ", "𝐂") included."""
+    return main_script(fold(text)) is not None
 
 
 def main_script(text: str) -> str | None:
     """The script most of `text`'s letters are written in ("LATIN", "ARABIC", "CYRILLIC", ...,
-    the first word of their Unicode names), links left out; None when it has no letters."""
-    if any(mark in text for mark in _LINK_MARKS):
-        text = _LINK.sub(" ", text)
+    the first word of their Unicode names), links left out; None when it has no letters. Give it
+    the folded text (`classifiers.text.fold`): folding turns styled letters ("Ⓕ", "ᶠ", "🄵") into
+    the plain letters the model reads."""
+    text = without_links(text)
     if not text.isascii():
         others = [c for c in _OTHER_CHARACTER.findall(text) if c.isalpha()]
         if others:
@@ -164,13 +183,14 @@ def _sure_guess(guess: dict[str, float] | None, candidates: list[str]) -> str | 
     return best if total > 0 and guess[best] / total >= GUESS_CONFIDENCE else None
 
 
-def _decide(values, candidates: list[str], hint: str | None, fallback: str, marked: list[str], text: str) -> str:
+def _decide(values, candidates: list[str], hint: str | None, fallback: str, marked: list[str], foreign: bool) -> str:
+    """The language lingua's `values` point to; `foreign`: the post may be called "und" (long
+    enough, no marker word only the city's languages use)."""
     if not values:
         return fallback
     top = values[0]
-    if (top.language.iso_code_639_1.name.lower() not in candidates and top.value >= OTHER_CONFIDENCE
-            and not marked and len(_LETTER_WORD.findall(text)) >= OTHER_MIN_WORDS):
-        return UNDETERMINED  # a marker word ("pls", "calle", "svp") says the post is the city's
+    if foreign and top.language.iso_code_639_1.name.lower() not in candidates and top.value >= OTHER_CONFIDENCE:
+        return UNDETERMINED
     # Then the city's languages among themselves, as if lingua knew no other.
     values = [v for v in values if v.language.iso_code_639_1.name.lower() in candidates]
     total = sum(v.value for v in values)

@@ -73,7 +73,7 @@ class SpacyClassifier:
             for row, number in zip(languages.tolist(), nonblank):
                 guesses[number] = dict(zip(codes, row))
         folded = [fold(text) for text in texts]
-        scripts = [main_script(text) for text in texts]
+        scripts = [main_script(lowered) for lowered in folded]
         langs = detect_languages(texts, self.languages, hints, self.default_language, guesses, folded, scripts)
         decisions = self._decisions(probabilities, len(texts), nonblank)
         results = []
@@ -81,8 +81,8 @@ class SpacyClassifier:
             runs = RUN.findall(lowered)
             priority, reason = assess_priority_folded(lowered, runs)
             location = (self.gazetteer.find_folded(lowered, runs) if self.gazetteer else None) or named
-            if script is None:  # no letters (emoji, digits, a link): nothing to act on
-                category = None
+            if script is None:  # no letters (emoji, digits, a link): surely nothing to act on
+                category, score = None, 0.0
             if category is not None and (score >= self.is_request_threshold or priority == "urgent"):
                 results.append(Classification(category, round(min(confidence, 1.0), 4), True, lang, priority, reason, location))
             else:

@@ -14,12 +14,13 @@ import pytest
     ("Musique à fond tous les soirs jusqu'à 3h du matin au bar d'en face", "noise", "fr"),
     ("Une grosse branche menace de tomber sur le trottoir", "trees", "fr"),
     # the issue's bad inputs around a real request: 20,000 characters, control and invisible
-    # characters, mixed languages, a link
+    # characters, mixed languages, a link, styled letters
     (" ".join(["la farola de la calle Real está apagada y huele a gas"] * 360)[:20000], "streetlight", "es"),
     ("\x00\x07\x1b[31mfarola\x08 rota\x7f en la calle Real", "streetlight", "es"),
     ("farola\u200b rota\u202e en la calle mayor", "streetlight", "es"),
     ("la farola está rota and the pothole is huge, aussi le lampadaire", "streetlight", "es"),
     ("mira esto https://t.co/AbC123 la farola otra vez apagada", "streetlight", "es"),
+    ("Ⓕⓐⓡⓞⓛⓐ ⓡⓞⓣⓐ", "streetlight", "es"),  # styled letters fold to plain ones
 ])
 def test_requests_in_three_languages(classifier, text, category, lang):
     result = classifier.classify(text)
