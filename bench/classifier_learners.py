@@ -20,7 +20,7 @@ from collections import defaultdict
 from typing import Callable
 
 import numpy as np
-from scipy.sparse import csr_matrix, diags, hstack
+from scipy.sparse import csr_matrix, hstack
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression, RidgeClassifier
@@ -35,13 +35,14 @@ from classifiers.evaluate import evaluate
 from classifiers.features import features
 from classifiers.loader import keyword_examples, own
 from classifiers.model import TrainSettings
-from classifiers.tfidf import NORM_SMOOTHING
+from classifiers.tfidf import NORM_SMOOTHING, smoothed_idf, weigh
 
 
 def tfidf_rows(counts, idf: np.ndarray):
-    """count·idf / sqrt(s + Σ count·idf²) per row, as classifiers.tfidf.weigh."""
-    squares = np.asarray(counts.multiply(idf ** 2).sum(axis=1)).ravel()
-    return (diags(1.0 / np.sqrt(squares + NORM_SMOOTHING)) @ counts.multiply(idf)).tocsr()
+    """`counts` (a CSR matrix, a column per feature) weighed as the shipped model weighs them
+    (`classifiers.tfidf.weigh`; `idf` has a power-of-two length of at least the columns)."""
+    values = weigh(idf, counts.indices.astype(np.uint64), counts.data, np.diff(counts.indptr), NORM_SMOOTHING)
+    return csr_matrix((values.astype(np.float64), counts.indices, counts.indptr), shape=counts.shape)
 
 
 def logistic(c: float = TrainSettings().inverse_l2) -> LogisticRegression:
@@ -107,7 +108,9 @@ def main() -> None:
         vectorizer = CountVectorizer(analyzer=features, dtype=np.float64)
         counts = vectorizer.fit_transform([e.text for e in train])
         frequency = np.asarray((counts > 0).sum(axis=0)).ravel()
-        idf = np.log((1.0 + len(train)) / (1.0 + frequency)) + 1.0
+        padded = np.zeros(1 << (counts.shape[1] - 1).bit_length(), dtype=np.int64)  # weigh masks ids by the length
+        padded[:len(frequency)] = frequency
+        idf = smoothed_idf(padded, len(train))
         X, T = tfidf_rows(counts, idf), tfidf_rows(vectorizer.transform([e.text for e in test]), idf)
         y = np.array([e.category for e in train])
         w = np.array([e.weight for e in train])

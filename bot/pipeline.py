@@ -265,7 +265,7 @@ class Pipeline:
             priority=result.priority,
             priority_reason=result.priority_reason,
             channel=message.channel,
-            language=result.lang if readable else self._lang(citizen),  # the language replies are written in
+            language=self._lang(citizen),  # the language replies are written in (result.lang when readable)
             confidence=round(result.confidence, 4),
             location_text=result.location.text if result.location else None,
             created_at=now,

@@ -89,7 +89,7 @@ def detect_languages(texts: Sequence[str], candidates: list[str], hints: Sequenc
                      folded: Sequence[str] | None = None, scripts: Sequence[str | None] | None = None) -> list[str]:
     """`detect_language` of each text with its hint; lingua sees the whole batch in one call.
     `guesses[i]`, when given, is the language textcat's probabilities for `texts[i]`;
-    `folded[i]`, when given, is `fold(texts[i])`; `scripts[i]`, `main_script(texts[i])`."""
+    `folded[i]`, when given, is `fold(texts[i])`; `scripts[i]`, `main_script(fold(texts[i]))`."""
     answers: list[str | None] = []
     pending: list[tuple[int, str | None, str, list[str], bool]] = []  # (index, hint, fallback, marked, vetoed)
     for number, (text, hint) in enumerate(zip(texts, hints)):
@@ -186,33 +186,20 @@ def _sure_guess(guess: dict[str, float] | None, candidates: list[str]) -> str | 
 def _decide(values, candidates: list[str], hint: str | None, fallback: str, marked: list[str], foreign: bool) -> str:
     """The language lingua's `values` point to; `foreign`: the post may be called "und" (long
     enough, no marker word only the city's languages use)."""
-    if not values:
-        return fallback
-    top = values[0]
-    if foreign and top.language.iso_code_639_1.name.lower() not in candidates and top.value >= OTHER_CONFIDENCE:
+    ranked = [(v.language.iso_code_639_1.name.lower(), v.value) for v in values]  # best first
+    if ranked and foreign and ranked[0][0] not in candidates and ranked[0][1] >= OTHER_CONFIDENCE:
         return UNDETERMINED
     # Then the city's languages among themselves, as if lingua knew no other.
-    values = [v for v in values if v.language.iso_code_639_1.name.lower() in candidates]
-    total = sum(v.value for v in values)
-    if not values or total <= 0:
+    ranked = [(code, value) for code, value in ranked if code in candidates]
+    total = sum(value for _, value in ranked)
+    if total <= 0:
         return fallback
-    values = [_Share(v.language, v.value / total) for v in values]
-    best = values[0]
-    code = best.language.iso_code_639_1.name.lower()
-    if best.value >= MIN_CONFIDENCE:
+    code, best = ranked[0][0], ranked[0][1] / total
+    if best >= MIN_CONFIDENCE:
         return code
     if len(marked) == 1:
         return marked[0]
     # Unsure: the hint wins if lingua ranks it at all close to the top.
-    if hint in candidates and any(v.language.iso_code_639_1.name.lower() == hint and v.value >= best.value - 0.3 for v in values):
+    if hint in candidates and any(other == hint and value / total >= best - 0.3 for other, value in ranked):
         return hint
-    return code if best.value >= 0.45 else fallback
-
-
-class _Share:
-    """A lingua confidence value renormalised among the city's languages."""
-
-    __slots__ = ("language", "value")
-
-    def __init__(self, language, value: float) -> None:
-        self.language, self.value = language, value
+    return code if best >= 0.45 else fallback

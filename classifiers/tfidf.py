@@ -59,6 +59,12 @@ def _init(model: Model, X=None, Y=None) -> Model:
     return model
 
 
+def smoothed_idf(df: np.ndarray, documents: int) -> np.ndarray:
+    """Each feature's idf from its document frequency, as scikit-learn's TfidfTransformer:
+    ln((1 + n) / (1 + df)) + 1; 0 where df = 0 (a feature no training document had)."""
+    return np.where(df > 0, np.log((1.0 + documents) / (1.0 + df)) + 1.0, 0.0).astype("f")
+
+
 def weigh(idf: np.ndarray, keys: np.ndarray, counts: np.ndarray, lengths: np.ndarray,
           smoothing: float = 0.0) -> np.ndarray:
     """Each id's value: count·idf / sqrt(smoothing + Σ count·idf²) over its document (0 in an
@@ -137,10 +143,9 @@ def fit(model: Model, docs: Sequence, gold: Sequence[str], labels: Sequence[str]
     buckets, length = idf_layer.get_dim("buckets"), linear.get_dim("length")
     document = np.repeat(np.arange(len(docs)), lengths)
 
-    # Smoothed idf, as scikit-learn's TfidfTransformer: ln((1 + n) / (1 + df)) + 1; 0 where df = 0.
     pairs = np.unique(document.astype(np.uint64) * np.uint64(buckets) + (keys & np.uint64(buckets - 1)))
     df = np.bincount((pairs % np.uint64(buckets)).astype(np.int64), minlength=buckets)
-    idf = np.where(df > 0, np.log((1.0 + len(docs)) / (1.0 + df)) + 1.0, 0.0).astype("f")
+    idf = smoothed_idf(df, len(docs))
     idf_layer.set_param("idf", idf)
 
     values = weigh(idf, keys, counts, lengths, idf_layer.attrs["smoothing"])
